@@ -1,0 +1,83 @@
+"""Batches per second of `BatchYielder` next to a bare tensor-indexing loop over the same fold.
+
+Run from the repository root: `.venv/bin/python bench/bench_yielders.py` (or `make bench`).
+Writes a markdown table to bench/_out/yielders.md (temporary file, then os.replace).
+"""
+import os, platform, sys, tempfile, time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lumin.nn.data.batch_yielder import BatchYielder
+
+N_EVENTS, N_FEATS, BATCH_SIZES, N_REPEATS = 200_000, 30, (64, 256, 1024), 5
+
+
+def make_fold(seed=0):
+    "A synthetic fold: flat float32 inputs, binary targets and weights."
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(N_EVENTS, N_FEATS)).astype(np.float32), rng.integers(0, 2, N_EVENTS).astype(np.float32),
+            rng.uniform(0.5, 2., N_EVENTS).astype(np.float32))
+
+
+def bare_epoch(x, y, w, bs, gen):
+    "Reference loop: tensors already built, one permutation, index each tensor per batch (drop_last)."
+    idxs = torch.randperm(len(x), generator=gen)
+    n = 0
+    for i in range(len(x)//bs):
+        sel = idxs[i*bs:(i+1)*bs]
+        _ = (x[sel], y[sel], w[sel])
+        n += 1
+    return n
+
+
+def yielder_epoch(by):
+    n = 0
+    for _ in by: n += 1
+    return n
+
+
+def best_rate(fn):
+    "Best batches/s over N_REPEATS epochs (the minimum time is the least noisy estimate)."
+    times, n = [], 0
+    for _ in range(N_REPEATS):
+        t = time.perf_counter()
+        n = fn()
+        times.append(time.perf_counter() - t)
+    return n/min(times)
+
+
+def main():
+    torch.set_num_threads(1)
+    x_np, y_np, w_np = make_fold()
+    x, y, w = torch.from_numpy(x_np), torch.from_numpy(y_np)[:, None], torch.from_numpy(w_np)[:, None]
+    rows = []
+    for bs in BATCH_SIZES:
+        gen = torch.Generator().manual_seed(0)
+        bare = best_rate(lambda: bare_epoch(x, y, w, bs, gen))
+        t = time.perf_counter()
+        by = BatchYielder(x_np, bs=bs, objective='classification', targets=y_np, weights=w_np, seed=0)
+        build = time.perf_counter() - t
+        yielder = best_rate(lambda: yielder_epoch(by))
+        rows.append((bs, bare, yielder, yielder/bare, build*1e3))
+    lines = [f"# BatchYielder vs bare tensor indexing",
+             "",
+             f"Fold: {N_EVENTS:,} events × {N_FEATS} float32 features, binary targets and weights; CPU, "
+             f"torch {torch.__version__}, {torch.get_num_threads()} thread, Python {platform.python_version()}, "
+             f"best of {N_REPEATS} epochs. Both loops shuffle with `torch.randperm` and drop the last partial batch.",
+             "",
+             "| bs | bare loop (batches/s) | BatchYielder (batches/s) | ratio yielder/bare | BatchYielder construction (ms) |",
+             "|---:|---:|---:|---:|---:|"]
+    lines += [f"| {bs} | {bare:,.0f} | {yld:,.0f} | {ratio:.2f} | {build:.1f} |" for bs, bare, yld, ratio, build in rows]
+    text = '\n'.join(lines) + '\n'
+    out = Path(__file__).resolve().parent/'_out'
+    out.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out, suffix='.tmp')
+    with os.fdopen(fd, 'w') as f: f.write(text)
+    os.replace(tmp, out/'yielders.md')
+    print(text)
+
+
+if __name__ == '__main__': main()
