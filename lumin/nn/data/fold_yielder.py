@@ -207,7 +207,7 @@ def get_column(self:FoldYielder,
     if data.dtype == object: data = np.array([v.decode() if isinstance(v, bytes) else v for v in data], dtype=object)
     return data[:, None] if add_newaxis and data.ndim == 1 else data
 
-# %% ../../../nbs/08_fold_yielder.ipynb #6a302a20
+# %% ../../../nbs/08_fold_yielder.ipynb #834f07af
 @patch
 def _raw_fold(self:FoldYielder, idx:int) -> Dict[str, Optional[np.ndarray]]:
     "Fold `idx` exactly as stored: flat inputs (all features), matrix inputs, targets, weights."
@@ -215,15 +215,20 @@ def _raw_fold(self:FoldYielder, idx:int) -> Dict[str, Optional[np.ndarray]]:
     return {'flat': self._read(idx, 'inputs'), 'matrix': self._read(idx, 'matrix_inputs'),
             'targets': self._read(idx, 'targets'), 'weights': self._read(idx, 'weights')}
 
+def _nan_to_num_(arr:np.ndarray, rows:int=1<<15) -> np.ndarray:
+    "`np.nan_to_num` in place, a block of `rows` events at a time, so its masks stay small next to a fold."
+    for start in range(0, len(arr), rows): np.nan_to_num(arr[start:start+rows], copy=False)
+    return arr
+
 @patch
 def _finalise(self:FoldYielder, raw:Dict[str, Optional[np.ndarray]], ignore:bool=True) -> Dict[str, Any]:
     "Apply `nan_to_num`, drop ignored features and pair flat and matrix inputs."
-    flat = np.nan_to_num(raw['flat'])
+    flat = _nan_to_num_(raw['flat'])  # raw arrays are fresh reads: clean them in place
     if ignore and self._ignore_feats:
         keep = [i for i, f in enumerate(self.cont_feats + self.cat_feats) if f not in self._ignore_feats]
         flat = flat[:, keep]
     inputs = flat
-    if raw['matrix'] is not None and self.yield_matrix: inputs = (flat, np.nan_to_num(raw['matrix']))
+    if raw['matrix'] is not None and self.yield_matrix: inputs = (flat, _nan_to_num_(raw['matrix']))
     return {'inputs': inputs, 'targets': raw['targets'], 'weights': raw['weights']}
 
 @patch
