@@ -29,7 +29,7 @@ def check_event(event: str,  # Name of the event, e.g. 'on_batch_end'
     hint = f"; did you mean '{close[0]}'?" if close else ''
     raise ValueError(f"{where}: unknown callback event '{event}'{hint} Valid events are: {', '.join(ALL_EVENTS)}")
 
-# %% ../../../nbs/30_callback.ipynb #030b0a39
+# %% ../../../nbs/30_callback.ipynb #c9c76517
 def _make_event(event: str):
     def _event(self) -> None: pass
     _event.__name__ = _event.__qualname__ = event
@@ -43,17 +43,21 @@ class AbsCallback:
         for name in vars(cls):
             if name.startswith('on_'): check_event(name, where=f"callback class {cls.__name__}")
 
-    def set_model(self, model: Any) -> None:  # `Model` the callback acts on
+    def set_model(self,
+                  model: Any  # `Model` the callback acts on
+                 ) -> None:
         "Attach the `Model` whose `fit_params` the callback reads and writes."
         raise NotImplementedError(f"{type(self).__name__} must implement set_model")
 
-    def set_plot_settings(self, plot_settings: Any) -> None:  # `PlotSettings` used by the callback's plots
+    def set_plot_settings(self,
+                          plot_settings: Any  # `PlotSettings` used by the callback's plots
+                         ) -> None:
         "Set the plot settings used by the callback's plots."
         raise NotImplementedError(f"{type(self).__name__} must implement set_plot_settings")
 
 for _event_name in ALL_EVENTS: setattr(AbsCallback, _event_name, _make_event(_event_name))
 
-# %% ../../../nbs/30_callback.ipynb #c7d53f0a
+# %% ../../../nbs/30_callback.ipynb #39a60aac
 def _short_repr(value: Any) -> str:
     if hasattr(value, '__qualname__') and callable(value): return value.__qualname__
     if hasattr(value, 'func') and hasattr(value, 'keywords'):  # functools.partial
@@ -65,11 +69,15 @@ class Callback(AbsCallback):
     model: Any = None
     plot_settings: Any = None
 
-    def set_model(self, model: Any) -> None:  # `Model` the callback acts on
+    def set_model(self,
+                  model: Any  # `Model` the callback acts on
+                 ) -> None:
         "Attach the `Model` whose `fit_params` the callback reads and writes."
         self.model = model
 
-    def set_plot_settings(self, plot_settings: Any) -> None:  # `PlotSettings` used by the callback's plots
+    def set_plot_settings(self,
+                          plot_settings: Any  # `PlotSettings` used by the callback's plots
+                         ) -> None:
         "Set the plot settings used by the callback's plots."
         self.plot_settings = plot_settings
 

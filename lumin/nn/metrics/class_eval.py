@@ -60,7 +60,7 @@ class AMS(EvalMetric):
         if self.use_quick_scan: return ams_scan_quick(df, **kw)[0]
         return ams_scan_slow(df, start_cut=float(df['pred'].min()), show_prog=False, **kw)[0]
 
-# %% ../../../nbs/36a_class_eval.ipynb #6e8a8095
+# %% ../../../nbs/36a_class_eval.ipynb #ceccd768
 class MultiAMS(AMS):
     "Maximum AMS of a multiclass classifier reduced to signal versus background."
     def __init__(self, n_total: int,  # Number of events of the whole sample the fold was drawn from
@@ -88,7 +88,7 @@ class MultiAMS(AMS):
         df['gen_target'] = self.get_fold_column(self.targ_name, len(df))
         return self._scan(df)
 
-# %% ../../../nbs/36a_class_eval.ipynb #18fa8a53
+# %% ../../../nbs/36a_class_eval.ipynb #a9466fb4
 class RocAucScore(EvalMetric):
     "Area under the ROC curve, weighted by the event weights (scikit-learn's `roc_auc_score`)."
     def __init__(self, average: Optional[str] = 'macro',  # Averaging over classes/labels, as in scikit-learn

@@ -11,7 +11,7 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 
-# %% ../../../nbs/20_layers.ipynb #2f6a2f5a
+# %% ../../../nbs/20_layers.ipynb #7df5cd44
 class Swish(nn.Module):
     "Swish activation, `x*sigmoid(x)`."
     def __init__(self,
@@ -25,7 +25,9 @@ class Swish(nn.Module):
         "Apply Swish element-wise."
         return x.mul_(torch.sigmoid(x)) if self.inplace else x*torch.sigmoid(x)
 
-    def extra_repr(self) -> str: return 'inplace=True' if self.inplace else ''
+    def extra_repr(self) -> str: # 'inplace=True' when in place, else empty
+        "Extra text for the module's repr."
+        return 'inplace=True' if self.inplace else ''
 
 # %% ../../../nbs/20_layers.ipynb #76f772c7
 class Mish(nn.Module):

@@ -287,7 +287,7 @@ def get_model(self:ModelBuilder) -> Tuple[nn.Module, torch.optim.Optimizer, Call
     model = model.to(device)
     return model, self.get_opt(model), self.get_loss(), input_mask
 
-# %% ../../../nbs/28_model_builder.ipynb #467e1351
+# %% ../../../nbs/28_model_builder.ipynb #368735f0
 @patch
 def _init_args(self:ModelBuilder) -> Dict[str,Any]:
     "Constructor arguments that rebuild this builder."
@@ -314,7 +314,7 @@ def from_model_builder(cls:ModelBuilder, model_builder:ModelBuilder, # builder t
     if opt_args is not None: args['opt_args'] = opt_args
     return cls(**args)
 
-# %% ../../../nbs/28_model_builder.ipynb #f4b0ab97
+# %% ../../../nbs/28_model_builder.ipynb #cb1180fd
 CONFIG_VERSION = 1
 
 @patch
@@ -357,7 +357,7 @@ def load_config(cls:ModelBuilder, path:Union[str,Path], # JSON file written by `
     "Rebuild a builder from a JSON file written by `save_config`."
     return cls.from_config(json.loads(Path(path).read_text()), trusted_prefixes)
 
-# %% ../../../nbs/28_model_builder.ipynb #f5daef91
+# %% ../../../nbs/28_model_builder.ipynb #4ce11ee6
 def _fmt(obj:Any) -> str:
     if isinstance(obj, partial):
         kws = [repr(a) for a in obj.args]+[f'{k}={_fmt(v)}' for k, v in obj.keywords.items()]

@@ -27,7 +27,7 @@ def parse_objective(objective:str # e.g. 'classification', 'multilabel', 'multic
     if 'regr' in s: return 'regression'
     raise ValueError(f"Unknown objective {objective!r}; expected a string containing one of {list(OBJECTIVES)}")
 
-# %% ../../../../nbs/23_abs_block.ipynb #33486e09
+# %% ../../../../nbs/23_abs_block.ipynb #e3cb0d72
 class AbsBlock(nn.Module, ABC):
     "Base class for network blocks: parameter counting, freezing and output width."
     def __init__(self,
@@ -50,7 +50,7 @@ class AbsBlock(nn.Module, ABC):
         for p in self.parameters(): p.requires_grad_(True)
 
     @abstractmethod
-    def get_out_size(self) -> int:
+    def get_out_size(self) -> int: # width of the block's output
         "Width of the block's output."
 
 # %% ../../../../nbs/23_abs_block.ipynb #8cc8c6fe
@@ -69,7 +69,7 @@ class AbsHead(AbsBlock):
         self.n_in = self.n_cont_in+self.n_cat_in
         self.feat_map:Dict[str,List[int]] = {}
 
-# %% ../../../../nbs/23_abs_block.ipynb #c433ef96
+# %% ../../../../nbs/23_abs_block.ipynb #3f889e35
 class AbsBody(AbsBlock):
     "Base class for body blocks, which take the head's outputs."
     def __init__(self,
@@ -98,6 +98,6 @@ class AbsTail(AbsBlock):
         self.n_in, self.n_out, self.objective, self.bias_init = n_in, n_out, objective, bias_init
         self.parsed_objective = parse_objective(objective)
 
-    def get_out_size(self) -> int:
+    def get_out_size(self) -> int: # number of outputs
         "Number of outputs."
         return self.n_out

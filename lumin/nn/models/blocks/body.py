@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['FCLayer', 'FullyConnected', 'MultiBlock', 'IdentBody']
 
-# %% ../../../../nbs/25_body.ipynb #ceb387b2
+# %% ../../../../nbs/25_body.ipynb #94c85aed
 from functools import partial
+import warnings
 from typing import Callable, Dict, List, Optional
 import torch
 from torch import nn, Tensor
@@ -14,7 +15,7 @@ from ..initialisations import lookup_normal_init
 from ..layers import lookup_act
 from .abs_block import AbsBody
 
-# %% ../../../../nbs/25_body.ipynb #cd877f7a
+# %% ../../../../nbs/25_body.ipynb #41f6a0d4
 class FCLayer(nn.Module):
     "One hidden layer: linear → activation → (+ input if residual) → batch-norm → dropout."
     def __init__(self,
@@ -37,16 +38,18 @@ class FCLayer(nn.Module):
         self.bn = bn_class(n_out) if bn else None
         self.do = nn.Dropout(do) if do else None
 
-    def forward(self, x:Tensor # `(batch, n_in)`
+    def forward(self, x:Tensor, # `(batch, n_in)`
+                skip:Optional[Tensor]=None # `(batch, n_out)` tensor to add before the batch-norm; None for the layer's own `res`
                ) -> Tensor: # `(batch, n_out)`
         "Pass `x` through the layer."
         y = self.act(self.lin(x))
-        if self.res: y = y+x
+        if skip is not None: y = y+skip
+        elif self.res: y = y+x
         if self.bn is not None: y = self.bn(y)
         if self.do is not None: y = self.do(y)
         return y
 
-# %% ../../../../nbs/25_body.ipynb #d057751d
+# %% ../../../../nbs/25_body.ipynb #3469d1b1
 class FullyConnected(AbsBody):
     "Fully connected hidden layers with optional batch-norm, dropout, residual or dense connections."
     def __init__(self,
@@ -57,7 +60,7 @@ class FullyConnected(AbsBody):
                  do:float=0, # dropout rate after each hidden layer (0 or None for none)
                  bn:bool=False, # whether to add batch normalisation after each activation
                  act:str='relu', # name of the activation, passed to `lookup_act`
-                 res:bool=False, # residual skips around every layer whose input and output widths match
+                 res:bool=False, # additive skip around every pair of layers after the first (an even depth is increased by one)
                  dense:bool=False, # DenseNet-like concatenation of the input and all earlier layer outputs
                  growth_rate:float=0, # relative width increase per layer, `width*(1+i*growth_rate)`; ignored if `res`
                  lookup_init:Callable=lookup_normal_init, # activation name, fan-in, fan-out → weight initialiser
@@ -68,13 +71,16 @@ class FullyConnected(AbsBody):
         if depth < 1: raise ValueError(f"depth: expected at least one hidden layer, got {depth}")
         if width < 1: raise ValueError(f"width: expected a positive width, got {width}")
         if res and dense: raise ValueError("res and dense are mutually exclusive; got both True")
+        if res and depth%2 == 0:
+            warnings.warn(f"FullyConnected: res=True needs an odd depth (a first layer, then pairs of layers); depth {depth} is increased to {depth+1}")
+            depth += 1
         self.depth, self.width, self.do, self.bn, self.act, self.res, self.dense = depth, width, do, bn, act, res, dense
         self.growth_rate = 0 if res else growth_rate
         self.widths = [round(width*(1+i*self.growth_rate)) for i in range(depth)]
         if min(self.widths) < 1: raise ValueError(f"growth_rate {growth_rate} makes layer widths {self.widths}; expected all >= 1")
         layers, n = [], n_in
         for w in self.widths:
-            layers.append(FCLayer(n, w, act=act, bn=bn, do=do, res=res, lookup_init=lookup_init, lookup_act=lookup_act, bn_class=bn_class))
+            layers.append(FCLayer(n, w, act=act, bn=bn, do=do, lookup_init=lookup_init, lookup_act=lookup_act, bn_class=bn_class))
             n = n+w if dense else w
         self.layers = nn.ModuleList(layers)
         if self.freeze: self.freeze_layers()
@@ -82,14 +88,18 @@ class FullyConnected(AbsBody):
     def forward(self, x:Tensor # `(batch, n_in)`
                ) -> Tensor: # `(batch, get_out_size())`
         "Pass `x` through the hidden layers."
+        if self.res:
+            x = self.layers[0](x)
+            for i in range(1, self.depth, 2): x = self.layers[i+1](self.layers[i](x), skip=x)
+            return x
         for layer in self.layers[:-1]: x = torch.cat([layer(x), x], dim=1) if self.dense else layer(x)
         return self.layers[-1](x)
 
-    def get_out_size(self) -> int:
+    def get_out_size(self) -> int: # width of the body's output
         "Width of the last hidden layer."
         return self.widths[-1]
 
-# %% ../../../../nbs/25_body.ipynb #db88e31f
+# %% ../../../../nbs/25_body.ipynb #b2c7766c
 class MultiBlock(AbsBody):
     "Parallel sub-bodies, each fed a subset of the features, with concatenated outputs."
     def __init__(self,
@@ -142,11 +152,11 @@ class MultiBlock(AbsBody):
             outs.append(block(sub))
         return torch.cat(outs, dim=1)
 
-    def get_out_size(self) -> int:
+    def get_out_size(self) -> int: # width of the body's output
         "Sum of the sub-bodies' output widths."
         return sum(b.get_out_size() for b in self.blocks)
 
-# %% ../../../../nbs/25_body.ipynb #2fd1eede
+# %% ../../../../nbs/25_body.ipynb #5f6ee1d0
 class IdentBody(AbsBody):
     "Pass-through body."
     def __init__(self,
@@ -163,6 +173,6 @@ class IdentBody(AbsBody):
         "Return `x`."
         return x
 
-    def get_out_size(self) -> int:
+    def get_out_size(self) -> int: # width of the body's output
         "Same as the input width."
         return self.n_in

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['CatEmbHead']
 
-# %% ../../../../nbs/24_head.ipynb #91dc67ed
+# %% ../../../../nbs/24_head.ipynb #61fc15f1
 import os
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Union
@@ -13,10 +13,12 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from ..initialisations import lookup_normal_init
+from matplotlib.figure import Figure
+from ....plotting.plot_settings import PlotSettings, save_fig
 from ..helpers import CatEmbedder, emb_fname
 from .abs_block import AbsHead
 
-# %% ../../../../nbs/24_head.ipynb #6bdbf384
+# %% ../../../../nbs/24_head.ipynb #6ea4c273
 class CatEmbHead(AbsHead):
     "Head for flat data: continuous inputs (with optional dropout) and entity embeddings of categorical inputs."
     def __init__(self,
@@ -61,11 +63,11 @@ class CatEmbHead(AbsHead):
             parts.append(cat if self.cat_do is None else self.cat_do(cat))
         return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
 
-    def get_out_size(self) -> int:
+    def get_out_size(self) -> int: # width of the head's output
         "Width of the head's output: continuous features plus embedding sizes."
         return self.out_sz
 
-# %% ../../../../nbs/24_head.ipynb #28b447e6
+# %% ../../../../nbs/24_head.ipynb #4fa1269b
 @patch
 def get_embeds(self:CatEmbHead) -> Dict[str,Dict[str,Tensor]]: # categorical feature → embedding state dict
     "State dict of the embedding matrix of every categorical feature."
@@ -80,5 +82,33 @@ def save_embeds(self:CatEmbHead, path:Union[Path,str] # folder to write the embe
     path.mkdir(parents=True, exist_ok=True)
     for f, sd in self.get_embeds().items():
         tmp = path/f'.{emb_fname(f)}.tmp'
-        torch.save(sd, tmp)
-        os.replace(tmp, path/emb_fname(f))
+        try:
+            torch.save(sd, tmp)
+            os.replace(tmp, path/emb_fname(f))
+        finally:
+            if tmp.exists(): tmp.unlink()
+
+# %% ../../../../nbs/24_head.ipynb #b5a3d0da
+@patch
+def plot_embeds(self:CatEmbHead,
+                savename:Optional[Union[str,Path]]=None, # file to save the plot to (relative to `settings.savepath`); None to only return it
+                settings:Optional[PlotSettings]=None # plot appearance; a default `PlotSettings()` if None
+               ) -> Figure: # one heat-map panel per categorical feature
+    "Plot the embedding matrix of every categorical feature."
+    embeds = self.get_embeds()
+    if not embeds: raise ValueError("CatEmbHead.plot_embeds: the head has no categorical features to plot")
+    settings = PlotSettings() if settings is None else settings
+    fig = Figure(figsize=(settings.w_small*len(embeds)/2, settings.h_small))
+    for i, (feat, sd) in enumerate(embeds.items()):
+        ax = fig.add_subplot(1, len(embeds), i+1)
+        w = sd['weight'].detach().cpu().numpy()
+        im = ax.imshow(w, aspect='auto', cmap=settings.div_palette)
+        fig.colorbar(im, ax=ax)
+        ax.set_title(feat, fontsize=settings.title_sz, color=settings.title_col)
+        ax.set_xlabel('Embedding dimension', fontsize=settings.lbl_sz, color=settings.lbl_col)
+        ax.set_ylabel('Category code', fontsize=settings.lbl_sz, color=settings.lbl_col)
+        ax.set_xticks(range(w.shape[1]))
+        ax.set_yticks(range(w.shape[0]))
+        ax.tick_params(labelsize=settings.tk_sz, labelcolor=settings.tk_col)
+    save_fig(fig, savename, settings)
+    return fig

@@ -65,7 +65,7 @@ class ClassRegMulti(AbsTail):
         if self.y_mean is not None: return self.y_std_t*x+self.y_mean_t
         return x
 
-# %% ../../../../nbs/26_tail.ipynb #277d3e44
+# %% ../../../../nbs/26_tail.ipynb #6ce1c8d7
 class IdentTail(AbsTail):
     "Pass-through tail."
     def __init__(self,
@@ -83,6 +83,6 @@ class IdentTail(AbsTail):
         "Return `x`."
         return x
 
-    def get_out_size(self) -> int:
+    def get_out_size(self) -> int: # width of the tail's output
         "Same as the input width."
         return self.n_in
