@@ -68,13 +68,16 @@ def _as_list(feats: Optional[Union[str, List[str]]]) -> List[str]:
     if feats is None: return []
     return [feats] if isinstance(feats, str) else list(feats)
 
-# %% ../../nbs/00_fold_file.ipynb #9cf97f0a
+# %% ../../nbs/00_fold_file.ipynb #3a05bfaa
 def _matrix_lookup(matrix_vecs: List[str], matrix_feats_per_vec: List[str], row_wise: bool,
                    feats: Iterable[str]) -> Tuple[List[str], np.ndarray, Tuple[int, int]]:
     "Column names `{vec}_{feat}` in matrix order, a mask of those absent from `feats`, and the matrix shape."
     vecs, fpv = _as_list(matrix_vecs), _as_list(matrix_feats_per_vec)
     if not vecs or not fpv:
         raise ValueError(f"Matrix encoding needs both matrix_vecs and matrix_feats_per_vec, got {vecs} and {fpv}")
+    for name, lst in (('matrix_vecs', vecs), ('matrix_feats_per_vec', fpv)):
+        dup = sorted({x for x in lst if lst.count(x) > 1})
+        if dup: raise ValueError(f"{name} lists {dup} more than once; each vector and feature must appear once, got {lst}")
     if row_wise: lookup, shape = [f'{v}_{f}' for v in vecs for f in fpv], (len(vecs), len(fpv))
     else:        lookup, shape = [f'{v}_{f}' for f in fpv for v in vecs], (len(fpv), len(vecs))
     present = set(feats)
@@ -456,7 +459,7 @@ def _stream2foldfile(chunks: Iterable[pd.DataFrame], columns: List[str], savenam
             for i in range(n_folds): print(f"Saved fold {i} with {len(f[f'fold_{i}/inputs'])} events")
     return path
 
-# %% ../../nbs/00_fold_file.ipynb #00fbbc1a
+# %% ../../nbs/00_fold_file.ipynb #e30342e4
 def _needed_columns(cont_feats, cat_feats, targ_feats, misc_feats, wgt_feat, strat_key, matrix_vecs,
                     matrix_feats_per_vec, matrix_row_wise, available: List[str]) -> List[str]:
     "The source columns a converter must read, in a stable order."
@@ -466,7 +469,7 @@ def _needed_columns(cont_feats, cat_feats, targ_feats, misc_feats, wgt_feat, str
         cols += [f'{v}_{f}' for v in _as_list(matrix_vecs) for f in _as_list(matrix_feats_per_vec) if f'{v}_{f}' in available]
     return list(dict.fromkeys(cols))
 
-# %% ../../nbs/00_fold_file.ipynb #441f0352
+# %% ../../nbs/00_fold_file.ipynb #1043d868
 def csv2foldfile(csv_path: Union[str, Path], # CSV file to convert (anything `pandas.read_csv` reads)
                  savename: Union[str, Path], # fold file to create; `.hdf5` is added unless it ends in `.hdf5`/`.h5`
                  n_folds: int, # number of folds (at least 2)
@@ -515,7 +518,7 @@ def csv2foldfile(csv_path: Union[str, Path], # CSV file to convert (anything `pa
                             misc_feats, wgt_feat, cat_maps, matrix_vecs, matrix_feats_per_vec, matrix_row_wise,
                             strat_key, seed, counts, compression, overwrite, verbose)
 
-# %% ../../nbs/00_fold_file.ipynb #56c0bb66
+# %% ../../nbs/00_fold_file.ipynb #efd64da0
 def root2foldfile(root_path: Union[str, Path], # ROOT file to convert
                   tree_name: str, # name of the TTree in the file
                   savename: Union[str, Path], # fold file to create; `.hdf5` is added unless it ends in `.hdf5`/`.h5`

@@ -19,7 +19,7 @@ from sklearn.decomposition import PCA
 # %% auto #0
 __all__ = ['get_pre_proc_pipes', 'PipeUnpickler', 'save_pipe', 'load_pipe', 'fit_input_pipe', 'fit_output_pipe', 'proc_cats']
 
-# %% ../../nbs/06_pre_proc.ipynb #191f72e2
+# %% ../../nbs/06_pre_proc.ipynb #65eec77a
 def get_pre_proc_pipes(norm_in:bool=True, # whether to apply a `StandardScaler` to the inputs
                        norm_out:bool=False, # whether to apply a `StandardScaler` to the targets
                        pca:bool=False, # whether to rotate the inputs with a PCA, applied before the scaler
@@ -36,7 +36,7 @@ def get_pre_proc_pipes(norm_in:bool=True, # whether to apply a `StandardScaler` 
     steps_out = [('norm_out', StandardScaler(with_mean=with_mean, with_std=with_std))] if norm_out else [('identity', 'passthrough')]
     return Pipeline(steps_in), Pipeline(steps_out)
 
-# %% ../../nbs/06_pre_proc.ipynb #09c8af32
+# %% ../../nbs/06_pre_proc.ipynb #55fc2d90
 def _get_weights(df:pd.DataFrame, wgt_name:Optional[str], weights:Optional[np.ndarray]) -> Optional[np.ndarray]:
     "Resolve the sample weights given either as a column name or as an array."
     if wgt_name is not None and weights is not None: raise ValueError("Pass either `wgt_name` or `weights`, not both")
@@ -58,7 +58,7 @@ def _fit_weighted(pipe:Pipeline, x:np.ndarray, weights:Optional[np.ndarray]) -> 
     if unweighted: warnings.warn(f"Pipeline steps {unweighted} do not support sample weights and are fitted unweighted")
     return pipe.fit(x, **params)
 
-# %% ../../nbs/06_pre_proc.ipynb #ba65846e
+# %% ../../nbs/06_pre_proc.ipynb #d933946b
 _NP_FUNCS = {('numpy._core.multiarray', '_reconstruct'), ('numpy.core.multiarray', '_reconstruct'),
              ('numpy._core.multiarray', 'scalar'), ('numpy.core.multiarray', 'scalar'),
              ('numpy._core.numeric', '_frombuffer'), ('numpy.core.numeric', '_frombuffer')}
@@ -72,7 +72,10 @@ def _is_safe_class(obj:Any) -> bool:
 
 class PipeUnpickler(pickle.Unpickler):
     "Unpickler admitting only scikit-learn estimators, numpy arrays, dtypes and scalars, and harmless builtins."
-    def find_class(self, module:str, name:str) -> Any:
+    def find_class(self,
+                   module:str, # module named by the pickle's GLOBAL opcode
+                   name:str # (possibly dotted) attribute of `module` that the pickle wants
+                  ) -> Any: # the allowed class or function
         "Resolve a global only if it is on the allow-list, otherwise raise `pickle.UnpicklingError`."
         top = module.split('.')[0]
         if '.' not in name:
@@ -85,7 +88,7 @@ class PipeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"Refusing to load global '{module}.{name}': a pipeline file may only reference "
                                      "scikit-learn estimators, numpy arrays/dtypes/scalars and basic builtins")
 
-# %% ../../nbs/06_pre_proc.ipynb #0d435dc3
+# %% ../../nbs/06_pre_proc.ipynb #caadb3c2
 def _pkl_path(savename:Union[str, Path]) -> Path:
     "`savename` with the `.pkl` extension added unless already present."
     savename = Path(savename)
@@ -115,7 +118,7 @@ def load_pipe(path:Union[str, Path] # pickle file written by `save_pipe` (or `fi
         raise TypeError(f"Expected a scikit-learn Pipeline/estimator in '{path}', got {type(pipe).__name__}")
     return pipe
 
-# %% ../../nbs/06_pre_proc.ipynb #2a3872c8
+# %% ../../nbs/06_pre_proc.ipynb #50d63f2c
 def _as_list(feats:Union[str, List[str]]) -> List[str]: return [feats] if isinstance(feats, str) else list(feats)
 
 def _check_cols(df:pd.DataFrame, feats:List[str]) -> None:
@@ -146,7 +149,7 @@ def fit_input_pipe(df:pd.DataFrame, # data to fit the pipeline on
     if savename is not None: save_pipe(input_pipe, savename)
     return input_pipe
 
-# %% ../../nbs/06_pre_proc.ipynb #83e25988
+# %% ../../nbs/06_pre_proc.ipynb #78224cff
 def fit_output_pipe(df:pd.DataFrame, # data to fit the pipeline on
                     targ_feats:Union[str, List[str]], # (list of) target column(s) to fit
                     savename:Optional[Union[str, Path]]=None, # if set, save the fitted pipeline there (`.pkl` added automatically)
@@ -163,7 +166,7 @@ def fit_output_pipe(df:pd.DataFrame, # data to fit the pipeline on
     if savename is not None: save_pipe(output_pipe, savename)
     return output_pipe
 
-# %% ../../nbs/06_pre_proc.ipynb #4392488b
+# %% ../../nbs/06_pre_proc.ipynb #9369108a
 def proc_cats(train_df:pd.DataFrame, # training data; defines the categories and is re-coded in place
               cat_feats:List[str], # categorical columns to re-code
               val_df:Optional[pd.DataFrame]=None, # validation data, re-coded in place with the training map

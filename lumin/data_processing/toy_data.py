@@ -187,7 +187,7 @@ def make_toy_data(masses:Sequence[float]=(300., 500., 700.), # resonance masses 
     out['event_number'] = order.astype(np.int64)
     return pd.DataFrame(out)
 
-# %% ../../nbs/01_toy_data.ipynb #83a23ddd
+# %% ../../nbs/01_toy_data.ipynb #956882f1
 def toy_cont_feats(df:pd.DataFrame, # DataFrame from `make_toy_data` (possibly with extra columns)
                    inc_res_mass:bool=False # whether to append `res_mass`, the parameter of a PNN
                   )->List[str]: # kinematic feature names present in `df`

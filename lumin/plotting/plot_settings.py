@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional, Union
 
 from matplotlib.figure import Figure
 
-# %% ../../nbs/04_plot_settings.ipynb #463a3ac2
+# %% ../../nbs/04_plot_settings.ipynb #514b72b6
 _PS_DEFAULTS = dict(style='whitegrid', cat_palette='tab10', div_palette='RdBu_r', seq_palette='viridis',
                     tk_sz=16, tk_col='black', lbl_sz=24, lbl_col='black', title='', title_sz=26, title_col='black',
                     title_loc='left', leg_sz=16, savepath=Path('.'), format='.pdf',
@@ -48,7 +48,8 @@ class PlotSettings:
                     if getattr(self, f'w_{s}') != self.aspect*getattr(self, f'h_{s}')})
         return out
 
-    def copy(self, **kargs)->'PlotSettings': # a new PlotSettings with `kargs` overriding this one's settings
+    def copy(self, **kargs # settings to override, as for the constructor
+            )->'PlotSettings': # a new PlotSettings with `kargs` overriding this one's settings
         "A copy of these settings with some overridden; widths follow new heights or aspect unless given"
         cur = self._changed()
         if any(k.startswith('h_') or k == 'aspect' for k in kargs): cur = {k: v for k, v in cur.items() if not k.startswith('w_')}

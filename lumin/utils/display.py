@@ -115,7 +115,7 @@ class LivePanel:
 
     def __repr__(self): return f'LivePanel(mode={self.mode!r}, n_updates={self.n_updates}, n_plots={self.n_plots})'
 
-# %% ../../nbs/05_display.ipynb #972efa48
+# %% ../../nbs/05_display.ipynb #ec071ddb
 @patch
 def _make_widgets(self:LivePanel):
     "Build and display the ipywidgets panel"
@@ -140,7 +140,8 @@ def _emit(self:LivePanel, line:str):
     self._last_print, self._pending = time.monotonic(), None
 
 @patch
-def update(self:LivePanel, **values)->None:
+def update(self:LivePanel, **values # named values to record, e.g. epoch=3, trn_loss=0.2
+          )->None:
     "Record named values (e.g. epoch=3, trn_loss=0.2) and show them"
     if not values: raise ValueError('update needs at least one named value, e.g. update(epoch=1, trn_loss=0.5)')
     for k in values:

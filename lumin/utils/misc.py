@@ -70,11 +70,11 @@ def is_partially(var:Any # object to check
     "Whether `var` is a partial, class or function rather than an instantiated object"
     return isinstance(var, partial) or inspect.isclass(var) or inspect.isroutine(var)
 
-# %% ../../nbs/02_misc.ipynb #1e0d171e
+# %% ../../nbs/02_misc.ipynb #ecc9c487
 def to_binary_class(df:pd.DataFrame, # DataFrame containing prediction columns; gets a new 'pred' column
                     zero_preds:List[str], # prediction columns associated with class 0
                     one_preds:List[str] # prediction columns associated with class 1
-                   )->None:
+                   )->None: # adds column 'pred' to `df` in place
     "Map multiclass predictions to a binary prediction, added to `df` in place as column 'pred'"
     if not zero_preds or not one_preds: raise ValueError(f'zero_preds and one_preds must both be non-empty, got {zero_preds} and {one_preds}')
     missing = [c for c in [*zero_preds, *one_preds] if c not in df.columns]

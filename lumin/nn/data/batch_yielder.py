@@ -98,7 +98,11 @@ class BatchYielder:
         if self._kind != 'multiclass': weights = weights[:, None]
         self._weights = self._check_len(weights, 'weights').to(self._dev)
 
-# %% ../../../nbs/07_batch_yielder.ipynb #aae83958
+# %% ../../../nbs/07_batch_yielder.ipynb #5a60b40f
+def _take(t:Tensor, sel:Union[slice, Tensor]) -> Tensor:
+    "Rows `sel` of `t`: a view for a slice, one `index_select` gather for a tensor of indices."
+    return t[sel] if isinstance(sel, slice) else t.index_select(0, sel)
+
 @patch
 def __len__(self:BatchYielder) -> int:
     "Number of batches per epoch."
@@ -115,14 +119,14 @@ def __iter__(self:BatchYielder) -> Iterator[Tuple[Union[Tensor, Tuple[Tensor, Te
     for i in range(n_batches):
         sl = slice(i*self.bs, (i+1)*self.bs)
         sel = idxs[sl] if self.shuffle else sl  # unshuffled batches are views, no copy
-        x = self.inputs[sel] if self.matrix_inputs is None else (self.inputs[sel], self.matrix_inputs[sel])
-        y = None if self.targets is None else self.targets[sel]
-        w = None if weights is None else weights[sel]
+        x = _take(self.inputs, sel) if self.matrix_inputs is None else (_take(self.inputs, sel), _take(self.matrix_inputs, sel))
+        y = None if self.targets is None else _take(self.targets, sel)
+        w = None if weights is None else _take(weights, sel)
         if not self.bulk_move: x, y, w = (tuple(t.to(device) for t in x) if isinstance(x, tuple) else x.to(device),
                                           None if y is None else y.to(device), None if w is None else w.to(device))
         yield x, y, w
 
-# %% ../../../nbs/07_batch_yielder.ipynb #891aefe7
+# %% ../../../nbs/07_batch_yielder.ipynb #3f5e3620
 @patch
 def get_inputs(self:BatchYielder,
                on_device:bool=False # whether to return the tensors on `device` rather than on the CPU

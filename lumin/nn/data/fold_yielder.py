@@ -21,7 +21,7 @@ from .batch_yielder import BatchYielder
 # %% auto #0
 __all__ = ['FoldYielder', 'rotate_reflect', 'HEPAugFoldYielder']
 
-# %% ../../../nbs/08_fold_yielder.ipynb #f10fa78a
+# %% ../../../nbs/08_fold_yielder.ipynb #c88f3f54
 class FoldYielder:
     "Read a fold file lazily, one fold at a time, together with its feature lists, ignore list and pipelines."
     def __init__(self,
@@ -67,13 +67,13 @@ class FoldYielder:
     def __del__(self) -> None: self.close()
     def __len__(self) -> int: return self.n_folds
 
-    def columns(self) -> List[str]:
+    def columns(self) -> List[str]: # dataset names of fold 0
         "Names of the datasets stored in each fold (inputs, targets, weights, misc columns, predictions...)."
         return list(self.foldfile['fold_0'].keys())
 
     def __repr__(self) -> str: return f"{type(self).__name__} with {self.n_folds} folds, containing {self.columns()}"
 
-# %% ../../../nbs/08_fold_yielder.ipynb #830a50e8
+# %% ../../../nbs/08_fold_yielder.ipynb #4458b735
 @patch
 def add_ignore(self:FoldYielder,
                feats:Union[str, List[str]] # input feature(s) to drop from the folds from now on
@@ -86,17 +86,17 @@ def add_ignore(self:FoldYielder,
     self._ignore_feats += [f for f in feats if f not in self._ignore_feats]
 
 @patch
-def get_ignore(self:FoldYielder) -> List[str]:
+def get_ignore(self:FoldYielder) -> List[str]: # ignored features, in the order they were added
     "The features currently ignored."
     return list(self._ignore_feats)
 
 @patch
-def get_use_cont_feats(self:FoldYielder) -> List[str]:
+def get_use_cont_feats(self:FoldYielder) -> List[str]: # continuous features minus the ignored ones
     "Continuous features that are not ignored, in input order."
     return [f for f in self.cont_feats if f not in self._ignore_feats]
 
 @patch
-def get_use_cat_feats(self:FoldYielder) -> List[str]:
+def get_use_cat_feats(self:FoldYielder) -> List[str]: # categorical features minus the ignored ones
     "Categorical features that are not ignored, in input order."
     return [f for f in self.cat_feats if f not in self._ignore_feats]
 
@@ -245,7 +245,7 @@ def __getitem__(self:FoldYielder, idx:int) -> Dict[str, Any]: return self.get_fo
 def __iter__(self:FoldYielder) -> Iterator[Dict[str, Any]]:
     for i in range(self.n_folds): yield self.get_fold(i)
 
-# %% ../../../nbs/08_fold_yielder.ipynb #d23d79e8
+# %% ../../../nbs/08_fold_yielder.ipynb #b4742559
 @patch
 def get_data(self:FoldYielder,
              n_folds:Optional[int]=None, # if set, use the first `n_folds` folds
@@ -256,7 +256,7 @@ def get_data(self:FoldYielder,
     cat = {k: None if raws[0][k] is None else np.concatenate([r[k] for r in raws]) for k in raws[0]}
     return self._finalise(cat, ignore=False)
 
-# %% ../../../nbs/08_fold_yielder.ipynb #9c85c8fb
+# %% ../../../nbs/08_fold_yielder.ipynb #780dbef3
 def _named_cols(arr:np.ndarray, name:str) -> Dict[str, np.ndarray]:
     "Columns `name` (one column) or `name_0, name_1, ...`."
     if arr.ndim == 1 or arr.shape[1] == 1: return {name: arr.reshape(len(arr), -1)[:, 0] if arr.ndim > 1 else arr}
@@ -324,7 +324,7 @@ def get_df(self:FoldYielder,
     if verbose: print(f"{len(df)} datapoints loaded")
     return df
 
-# %% ../../../nbs/08_fold_yielder.ipynb #1dd481f6
+# %% ../../../nbs/08_fold_yielder.ipynb #355ad8c2
 @patch
 def save_fold_pred(self:FoldYielder,
                    pred:np.ndarray, # predictions for every event of the fold, in fold order: (n,) or (n, n_out)
@@ -350,7 +350,7 @@ def save_fold_pred(self:FoldYielder,
             grp.create_dataset(pred_name, data=pred)
     finally: self.foldfile = h5py.File(self.path, 'r')
 
-# %% ../../../nbs/08_fold_yielder.ipynb #f0a6f4ba
+# %% ../../../nbs/08_fold_yielder.ipynb #b176bbfe
 def _vec_triplets(names:List[str], feats:Optional[List[str]]=None) -> Dict[str, Tuple[int, int, int]]:
     "Column indices (px, py, pz) of every vector `v` with `v_px`, `v_py`, `v_pz` in `names` (and in `feats` if given)."
     pos = {n: i for i, n in enumerate(names)}
@@ -377,7 +377,7 @@ def rotate_reflect(arr:np.ndarray, # (n, m) array holding Cartesian components o
     out[:, iz] = np.where(flip_z[:, None], -pz, pz)
     return out
 
-# %% ../../../nbs/08_fold_yielder.ipynb #209f699e
+# %% ../../../nbs/08_fold_yielder.ipynb #20ebc61c
 class HEPAugFoldYielder(FoldYielder):
     "`FoldYielder` that rotates in φ and reflects all Cartesian momenta of each event: randomly for training, as fixed copies for testing."
     def __init__(self,
@@ -429,7 +429,7 @@ class HEPAugFoldYielder(FoldYielder):
             self.close()
             raise
 
-# %% ../../../nbs/08_fold_yielder.ipynb #d3e73d3f
+# %% ../../../nbs/08_fold_yielder.ipynb #7eb2e155
 @patch
 def _augment(self:HEPAugFoldYielder, raw:Dict[str, Optional[np.ndarray]], angle:np.ndarray,
              flips:Dict[str, np.ndarray]) -> Dict[str, Optional[np.ndarray]]:
