@@ -24,7 +24,7 @@ from ..nn.training.train import _instantiate
 # %% auto #0
 __all__ = ['LiveLRFeedback', 'lr_find', 'fold_lr_find']
 
-# %% ../../nbs/42_lr_find.ipynb #c46ef858
+# %% ../../nbs/42_lr_find.ipynb #794ff468
 def _curves_figure(finders: List[LRFinder], settings: PlotSettings) -> Figure:
     "Smoothed loss against LR of every finder so far."
     fig, (ax,) = _axes(settings, 1)
@@ -41,22 +41,25 @@ class LiveLRFeedback(Callback):
                  finders: List[LRFinder],  # Finders of this `lr_find` so far; the last is the running one
                  n_repeats: int,  # Total number of repeats
                  settings: Optional[PlotSettings] = None,  # Appearance of the live plot
-                 min_interval: float = 0.5,  # Minimum seconds between value updates
-                 min_plot_interval: float = 1.):  # Minimum seconds between redraws of the plot
+                 min_interval: float = 0.5):  # Minimum seconds between updates of the values and bars
         self.panel, self.finders, self.n_repeats = panel, finders, n_repeats
         self.settings = PlotSettings() if settings is None else settings
-        self.min_interval, self.min_plot_interval = min_interval, min_plot_interval
-        self._last, self._last_plot, self.n_plots = -math.inf, -math.inf, 0
+        self.min_interval, self._last = min_interval, -math.inf
+
+    def on_train_begin(self) -> None:
+        "Show which repeat starts."
+        self.panel.set_progress(repeat=(len(self.finders) - 1, self.n_repeats))
 
     def _report(self, force: bool) -> None:
-        hist, now = self.finders[-1].history, time.monotonic()
+        finder, now = self.finders[-1], time.monotonic()
+        hist = finder.history
         if not hist['lr']: return
         if force or now - self._last >= self.min_interval:
+            n_done = len(hist['lr'])
+            self.panel.set_progress(batch=(n_done, max(n_done, finder.n_batches or n_done)))
             self.panel.update(repeat=f'{len(self.finders)}/{self.n_repeats}', lr=hist['lr'][-1], loss=hist['smooth_loss'][-1])
             self._last = now
-        if force or now - self._last_plot >= self.min_plot_interval:
-            self.panel.update_plot(lambda: _curves_figure(self.finders, self.settings))
-            self._last_plot, self.n_plots = now, self.n_plots + 1
+        self.panel.update_plot(lambda: _curves_figure(self.finders, self.settings), force=force)
 
     def on_batch_end(self) -> None:
         "Report the latest LR and loss."
@@ -65,17 +68,20 @@ class LiveLRFeedback(Callback):
     def on_train_end(self) -> None:
         "Report the end of the repeat."
         self._report(force=True)
+        self.panel.set_progress(repeat=(len(self.finders), self.n_repeats))
 
-# %% ../../nbs/42_lr_find.ipynb #ccd175a2
+# %% ../../nbs/42_lr_find.ipynb #5be2d209
 def _run_finders(fy: FoldYielder, model_builder: ModelBuilder, bs: int, fold_sets: List[List[int]], n_epochs: int,
                  train_on_weights: bool, lr_bounds: Sequence[float], cb_partials: Optional[List[Callable]],
                  plot_settings: Optional[PlotSettings], bulk_move: bool, plot: bool,
-                 plot_savename: Optional[Union[str, Path]]) -> List[LRFinder]:
+                 plot_savename: Optional[Union[str, Path]], panel: Optional[LivePanel] = None) -> List[LRFinder]:
     "Run one LR range test per set of training folds."
     LRFinder(lr_bounds=lr_bounds)  # check the bounds before training
     _instantiate(cb_partials, 'cb_partials')
     settings = PlotSettings() if plot_settings is None else plot_settings
-    panel, finders = LivePanel(show=plot), []
+    if panel is None: panel = LivePanel(show=plot)
+    elif not isinstance(panel, LivePanel): raise TypeError(f"panel: expected a LivePanel or None, got {type(panel).__name__}")
+    finders = []
     for trn_idxs in fold_sets:
         finder = LRFinder(lr_bounds=lr_bounds)
         finders.append(finder)
@@ -103,7 +109,8 @@ def lr_find(fy: FoldYielder,  # Fold file with the training data
             plot_settings: Optional[PlotSettings] = None,  # Plot appearance; `None` for a fresh `PlotSettings()`
             bulk_move: bool = True,  # Move each fold to the device at once
             plot: bool = True,  # Show the curves live and their mean at the end
-            plot_savename: Optional[Union[str, Path]] = None  # File name for the final plot (in `plot_settings.savepath`)
+            plot_savename: Optional[Union[str, Path]] = None,  # File name for the final plot (in `plot_settings.savepath`)
+            panel: Optional[LivePanel] = None  # Where live feedback goes; `None` for a new `LivePanel` (widgets in a notebook, text elsewhere)
            ) -> List[LRFinder]:  # One finder per range test, with its history of LR and loss
     "Cross-validated learning-rate range test: one `LRFinder` run per held-out fold."
     n_folds = fy.n_folds
@@ -113,9 +120,9 @@ def lr_find(fy: FoldYielder,  # Fold file with the training data
     held_out = range(n_folds if n_repeats == -1 else n_repeats)
     fold_sets = [[i for i in range(n_folds) if i != k] for k in held_out]
     return _run_finders(fy, model_builder, bs, fold_sets, n_epochs, train_on_weights, lr_bounds, cb_partials,
-                        plot_settings, bulk_move, plot, plot_savename)
+                        plot_settings, bulk_move, plot, plot_savename, panel)
 
-# %% ../../nbs/42_lr_find.ipynb #9f3db47e
+# %% ../../nbs/42_lr_find.ipynb #72bbc4e9
 def fold_lr_find(fy: FoldYielder,  # Fold file with the training data
                  model_builder: ModelBuilder,  # Builds each model, its optimiser and loss
                  bs: int,  # Batch size
@@ -126,7 +133,8 @@ def fold_lr_find(fy: FoldYielder,  # Fold file with the training data
                  callback_partials: Optional[List[Callable[[], AbsCallback]]] = None,  # Partials making extra callbacks for each test
                  plot_settings: Optional[PlotSettings] = None,  # Plot appearance; `None` for a fresh `PlotSettings()`
                  bulk_move: bool = True,  # Move each fold to the device at once
-                 plot: bool = True  # Show the curves live and their mean at the end
+                 plot: bool = True,  # Show the curves live and their mean at the end
+                 panel: Optional[LivePanel] = None  # Where live feedback goes; `None` for a new `LivePanel`
                 ) -> List[LRFinder]:  # One finder per fold tested
     "LR range tests training one model on each single fold, as in lumin 0.5."
     if not shuffle_fold: warnings.warn("fold_lr_find: shuffle_fold=False is ignored; training batches are always shuffled")
@@ -134,4 +142,4 @@ def fold_lr_find(fy: FoldYielder,  # Fold file with the training data
         raise ValueError(f"n_folds: expected -1 or a number of tests in [1, {fy.n_folds}], got {n_folds!r}")
     fold_sets = [[k] for k in range(fy.n_folds if n_folds == -1 else n_folds)]
     return _run_finders(fy, model_builder, bs, fold_sets, 1, train_on_weights, lr_bounds, callback_partials,
-                        plot_settings, bulk_move, plot, None)
+                        plot_settings, bulk_move, plot, None, panel)

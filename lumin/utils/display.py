@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['IN_NOTEBOOK', 'in_notebook', 'TextProgress', 'progress', 'LivePanel']
 
-# %% ../../nbs/05_display.ipynb #f06ede9d
+# %% ../../nbs/05_display.ipynb #1f64e491
 import io
 import math
 import sys
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, TextIO, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple, Union
 from pathlib import Path
 
 from fastcore.basics import patch
@@ -91,7 +91,7 @@ def progress(iterable:Iterable, # items to iterate over
         except ImportError: pass
     return TextProgress(iterable, total=total, desc=desc, leave=leave, min_interval=min_interval, file=file)
 
-# %% ../../nbs/05_display.ipynb #18383200
+# %% ../../nbs/05_display.ipynb #38f6fb79
 def _fmt_val(v:Any)->str:
     "Compact representation of a logged value"
     if isinstance(v, float): return f'{v:.4g}'
@@ -103,19 +103,22 @@ class LivePanel:
                  mode:Optional[str]=None, # 'widget', 'text' or 'quiet'; None: 'widget' in a notebook, else 'text'
                  min_interval:float=1., # text mode: minimum seconds between printed lines
                  plot_savename:Optional[Union[str, Path]]=None, # text mode: where to save figures from update_plot
-                 file:Optional[TextIO]=None): # text mode: stream to print to; None: sys.stdout at print time
+                 file:Optional[TextIO]=None, # text mode: stream to print to; None: sys.stdout at print time
+                 min_plot_interval:float=1.): # minimum seconds between drawn figures (`update_plot(force=True)` always draws)
         if mode is None: mode = ('widget' if in_notebook() else 'text') if show else 'quiet'
         if mode not in ('widget', 'text', 'quiet'): raise ValueError(f"mode must be 'widget', 'text' or 'quiet', got {mode!r}")
         if not show: mode = 'quiet'
         self.mode, self.min_interval, self.plot_savename, self.file = mode, min_interval, plot_savename, file
+        self.min_plot_interval = min_plot_interval
         self.history:Dict[str, List[Any]] = {}
+        self.bars:Dict[str, Tuple[int, int]] = {}
         self.n_updates, self.n_plots, self.lines = 0, 0, []
-        self._last_print, self._pending = -math.inf, None
+        self._last_print, self._pending, self._last_plot = -math.inf, None, -math.inf
         if mode == 'widget': self._make_widgets()
 
     def __repr__(self): return f'LivePanel(mode={self.mode!r}, n_updates={self.n_updates}, n_plots={self.n_plots})'
 
-# %% ../../nbs/05_display.ipynb #ec071ddb
+# %% ../../nbs/05_display.ipynb #12bd51f8
 @patch
 def _make_widgets(self:LivePanel):
     "Build and display the ipywidgets panel"
@@ -123,7 +126,8 @@ def _make_widgets(self:LivePanel):
     from IPython.display import display
     self._html, self._img = widgets.HTML(value=''), widgets.Image(format='png')
     self._img.layout.display = 'none'  # hidden until the first figure
-    self._box = widgets.VBox([self._html, self._img])
+    self._bar_box, self._bars = widgets.VBox([]), {}
+    self._box = widgets.VBox([self._bar_box, self._html, self._img])
     display(self._box)
 
 @patch
@@ -155,13 +159,33 @@ def update(self:LivePanel, **values # named values to record, e.g. epoch=3, trn_
         else: self._pending = line
 
 @patch
-def update_plot(self:LivePanel, fig_fn:Callable[[], Figure] # draws and returns the figure to show
+def set_progress(self:LivePanel, **bars # name=(done, total), e.g. model=(1, 5), epoch=(3, 20)
+                )->None:
+    "Set named progress bars to `(done, total)`; in widget mode each is an ipywidgets bar with a 'done/total' label"
+    if not bars: raise ValueError('set_progress needs at least one named bar, e.g. set_progress(epoch=(1, 10))')
+    for name, val in bars.items():
+        if not (isinstance(val, tuple) and len(val) == 2 and all(isinstance(v, int) for v in val) and 0 <= val[0] <= max(val[1], 0)):
+            raise ValueError(f'set_progress: expected {name}=(done, total) with integers 0 <= done <= total, got {val!r}')
+        self.bars[name] = val
+        if self.mode != 'widget': continue
+        if name not in self._bars:
+            import ipywidgets as widgets
+            bar, lbl = widgets.IntProgress(min=0, description=name), widgets.Label()
+            self._bars[name] = (bar, lbl)
+            self._bar_box.children = self._bar_box.children + (widgets.HBox([bar, lbl]),)
+        bar, lbl = self._bars[name]
+        bar.max, bar.value, lbl.value = max(val[1], 1), val[0], f'{val[0]}/{val[1]}'
+
+@patch
+def update_plot(self:LivePanel, fig_fn:Callable[[], Figure], # draws and returns the figure to show
+                force:bool=False # draw even if the last figure is less than `min_plot_interval` seconds old
                )->None:
     "Show the figure returned by `fig_fn()` (widget mode; text mode only saves it if `plot_savename` is set)"
     if self.mode == 'quiet' or (self.mode == 'text' and self.plot_savename is None): return
+    if not force and time.monotonic() - self._last_plot < self.min_plot_interval: return
     fig = fig_fn()
     if not isinstance(fig, Figure): raise TypeError(f'fig_fn must return a matplotlib Figure, got {type(fig).__name__}')
-    self.n_plots += 1
+    self.n_plots, self._last_plot = self.n_plots + 1, time.monotonic()
     if self.mode == 'text': save_fig(fig, Path(self.plot_savename))
     else:
         buf = io.BytesIO()

@@ -16,26 +16,28 @@ from fastcore.basics import patch
 
 from ...utils.misc import device
 
-# %% ../../../nbs/07_batch_yielder.ipynb #42fbde3b
+# %% ../../../nbs/07_batch_yielder.ipynb #d2a423fb
 def _objective_kind(objective:str) -> str:
-    "Classify `objective` as 'multiclass', 'classification' or 'regression'."
-    objective = objective.lower()
-    if 'multiclass' in objective: return 'multiclass'
-    if 'class' in objective: return 'classification'
-    if 'regress' in objective: return 'regression'
-    raise ValueError(f"objective must contain 'classification', 'multiclass' or 'regression', got '{objective}'")
+    "Classify `objective` as 'multiclass', 'multilabel', 'classification' or 'regression'."
+    if not isinstance(objective, str): raise TypeError(f"objective: expected a string, got {type(objective).__name__}")
+    s = objective.lower().replace('-', '').replace('_', '')
+    if 'multiclass' in s: return 'multiclass'
+    if 'multilabel' in s: return 'multilabel'
+    if 'class' in s: return 'classification'
+    if 'regr' in s: return 'regression'
+    raise ValueError(f"objective must contain 'classification', 'multilabel', 'multiclass' or 'regression', got '{objective}'")
 
 def _to_f32(arr:Union[np.ndarray, Tensor]) -> Tensor:
     "Float32 tensor sharing memory with `arr` when possible."
     return arr.float() if isinstance(arr, Tensor) else torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
 
-# %% ../../../nbs/07_batch_yielder.ipynb #b76c9ce7
+# %% ../../../nbs/07_batch_yielder.ipynb #30d549af
 class BatchYielder:
     "Yield minibatches `(x, y, w)` of torch tensors from one fold of data held in memory."
     def __init__(self,
                  inputs:Union[np.ndarray, Tuple[np.ndarray, np.ndarray]], # flat inputs `(n, n_feats)`, or a tuple (flat, matrix)
                  bs:int, # batch size
-                 objective:str, # 'classification', 'multiclass' or 'regression'; sets the target dtype and shape
+                 objective:str, # 'classification', 'multilabel', 'multiclass' or 'regression'; sets the target dtype and shape
                  targets:Optional[np.ndarray]=None, # targets `(n,)` or `(n, n_targets)`; None when only predicting
                  weights:Optional[np.ndarray]=None, # per-event weights `(n,)` or `(n, 1)`
                  shuffle:bool=True, # whether to draw a new random order of events every epoch
@@ -126,7 +128,7 @@ def __iter__(self:BatchYielder) -> Iterator[Tuple[Union[Tensor, Tuple[Tensor, Te
                                           None if y is None else y.to(device), None if w is None else w.to(device))
         yield x, y, w
 
-# %% ../../../nbs/07_batch_yielder.ipynb #3f5e3620
+# %% ../../../nbs/07_batch_yielder.ipynb #04b97947
 @patch
 def get_inputs(self:BatchYielder,
                on_device:bool=False # whether to return the tensors on `device` rather than on the CPU

@@ -301,7 +301,7 @@ def fit(self: Model,
     self.model.eval()
     return cbs
 
-# %% ../../../nbs/40_model.ipynb #736b8ba5
+# %% ../../../nbs/40_model.ipynb #7c81320b
 @patch
 def _predict_array(self: Model, inputs: Any, as_np: bool, pred_cb: AbsCallback, cbs: List[AbsCallback],
                    bs: Optional[int]) -> Union[np.ndarray, Tensor]:
@@ -374,7 +374,7 @@ def predict(self: Model,
         raise TypeError(f"inputs: expected a numpy array, DataFrame, tensor, tuple or FoldYielder, got {type(inputs).__name__}")
     return self._predict_array(inputs, as_np, pred_cb, cbs, bs)
 
-# %% ../../../nbs/40_model.ipynb #67d41f57
+# %% ../../../nbs/40_model.ipynb #16297536
 _SAVE_FORMAT, _SAVE_VERSION = 'lumin.Model', 1
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
@@ -464,7 +464,7 @@ def from_save(cls: Model,
     model.load(name, model_builder)
     return model
 
-# %% ../../../nbs/40_model.ipynb #30c429a3
+# %% ../../../nbs/40_model.ipynb #118ba6ef
 @patch
 def get_param_count(self: Model, trainable: bool = True  # Count only parameters that require gradients
                    ) -> int:  # Number of parameters
@@ -505,7 +505,7 @@ def set_input_mask(self: Model, mask: Optional[np.ndarray]  # Boolean mask or co
     "Set which flat input columns the network sees."
     self.input_mask = None if mask is None else np.asarray(mask)
 
-# %% ../../../nbs/40_model.ipynb #d088cf06
+# %% ../../../nbs/40_model.ipynb #8f4a56d3
 def _name(obj: Any) -> str:
     "Readable name of a class, function or partial."
     if hasattr(obj, 'func') and hasattr(obj, 'keywords'):

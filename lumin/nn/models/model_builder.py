@@ -6,8 +6,8 @@
 __all__ = ['OPTIMISERS', 'AUTO_LOSSES', 'SAFE_PREFIXES', 'AUTO_ARGS', 'CONFIG_VERSION', 'lookup_opt', 'obj_path', 'import_obj',
            'encode_obj', 'decode_obj', 'ModelBuilder']
 
-# %% ../../../nbs/28_model_builder.ipynb #dd231c2a
-import importlib, inspect, json, os, sys, types
+# %% ../../../nbs/28_model_builder.ipynb #7038dc66
+import importlib, inspect, json, os, sys, tempfile, types
 from collections import OrderedDict
 from functools import partial
 from pathlib import Path
@@ -110,10 +110,32 @@ def decode_obj(data:Any, # output of `encode_obj` (e.g. read from JSON)
     if '__ndarray__' in data: return np.array(data['__ndarray__'], dtype=np.dtype(data['dtype']))
     return {k: dec(v) for k, v in data.items()}
 
-# %% ../../../nbs/28_model_builder.ipynb #2151848b
+# %% ../../../nbs/28_model_builder.ipynb #520ae926
 AUTO_ARGS = {'head': ('cont_feats', 'cat_embedder', 'lookup_init', 'freeze'),
              'body': ('n_in', 'feat_map', 'lookup_init', 'lookup_act', 'freeze'),
              'tail': ('n_in', 'n_out', 'objective', 'lookup_init', 'freeze')}
+
+_SUGGESTED = {'depth': 3, 'width': 100}
+
+def _missing_args(block:Callable, kind:str, given:Dict[str,Any]) -> List[str]:
+    "Required arguments of `block` that neither the builder, a partial, nor `model_args[kind]` provide."
+    try: params = inspect.signature(block).parameters.values()
+    except (TypeError, ValueError): return []
+    return [p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and p.name not in AUTO_ARGS[kind] and p.name not in given]
+
+def _block_name(block:Callable) -> str:
+    func = block.func if isinstance(block, partial) else block
+    return getattr(func, '__name__', type(func).__name__)
+
+def _check_required(block:Callable, kind:str, given:Dict[str,Any]) -> None:
+    "Raise a `TypeError` naming the missing arguments of a block and how to pass them."
+    missing = _missing_args(block, kind, given)
+    if not missing: return
+    name = _block_name(block)
+    eg = ', '.join(f"{a!r}: {_SUGGESTED.get(a, '...')}" for a in missing)
+    raise TypeError(f"{kind}: {name} needs {' and '.join(missing)}: pass model_args={{{kind!r}: {{{eg}}}}} or "
+                    f"{kind}=partial({name}, {', '.join(f'{a}=...' for a in missing)})")
 
 def _check_block(block:Any, kind:str) -> None:
     if isinstance(block, nn.Module): raise TypeError(f"{kind}: expected a class or partial, got an instantiated {type(block).__name__}; pass the class (use partial to set arguments)")
@@ -196,11 +218,12 @@ def _set_subsampling(self:ModelBuilder, rate:Optional[float], guaranteed:Optiona
     if missing: raise ValueError(f"guaranteed_feats: {missing} are not in cont_feats")
     self.cont_subsample_rate, self.guaranteed_feats = rate, guaranteed
 
-# %% ../../../nbs/28_model_builder.ipynb #6c9ab767
+# %% ../../../nbs/28_model_builder.ipynb #5a62c068
 @patch
 def get_head(self:ModelBuilder, cont_feats:Optional[List[str]]=None # continuous features to build for; all of `self.cont_feats` if None
             ) -> nn.Module: # a new head
     "Instantiate the head."
+    _check_required(self.head, 'head', self.model_args['head'])
     return self.head(cont_feats=self.cont_feats if cont_feats is None else cont_feats, cat_embedder=self.cat_embedder,
                      lookup_init=self.lookup_init, freeze=self.freeze_head, **self.model_args['head'])
 
@@ -209,6 +232,7 @@ def get_body(self:ModelBuilder, n_in:int, # width of the head's output
              feat_map:Dict[str,List[int]] # the head's feature map
             ) -> nn.Module: # a new body
     "Instantiate the body."
+    _check_required(self.body, 'body', self.model_args['body'])
     return self.body(n_in=n_in, feat_map=feat_map, lookup_init=self.lookup_init, lookup_act=self.lookup_act,
                      freeze=self.freeze_body, **self.model_args['body'])
 
@@ -216,6 +240,7 @@ def get_body(self:ModelBuilder, n_in:int, # width of the head's output
 def get_tail(self:ModelBuilder, n_in:int # width of the body's output
             ) -> nn.Module: # a new tail
     "Instantiate the tail."
+    _check_required(self.tail, 'tail', self.model_args['tail'])
     return self.tail(n_in=n_in, n_out=self.n_out, objective=self.objective, lookup_init=self.lookup_init,
                      freeze=self.freeze_tail, **self.model_args['tail'])
 
@@ -287,7 +312,7 @@ def get_model(self:ModelBuilder) -> Tuple[nn.Module, torch.optim.Optimizer, Call
     model = model.to(device)
     return model, self.get_opt(model), self.get_loss(), input_mask
 
-# %% ../../../nbs/28_model_builder.ipynb #368735f0
+# %% ../../../nbs/28_model_builder.ipynb #f8fd0825
 @patch
 def _init_args(self:ModelBuilder) -> Dict[str,Any]:
     "Constructor arguments that rebuild this builder."
@@ -314,7 +339,7 @@ def from_model_builder(cls:ModelBuilder, model_builder:ModelBuilder, # builder t
     if opt_args is not None: args['opt_args'] = opt_args
     return cls(**args)
 
-# %% ../../../nbs/28_model_builder.ipynb #cb1180fd
+# %% ../../../nbs/28_model_builder.ipynb #ca5065a2
 CONFIG_VERSION = 1
 
 @patch
@@ -346,9 +371,14 @@ def save_config(self:ModelBuilder, path:Union[str,Path] # JSON file to write
                ) -> None:
     "Write the configuration to a JSON file."
     path = Path(path)
-    tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_text(json.dumps(self.get_config(), indent=2))
-    os.replace(tmp, path)
+    text = json.dumps(self.get_config(), indent=2)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w') as f: f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp): os.remove(tmp)
+        raise
 
 @patch(cls_method=True)
 def load_config(cls:ModelBuilder, path:Union[str,Path], # JSON file written by `save_config`
@@ -357,7 +387,7 @@ def load_config(cls:ModelBuilder, path:Union[str,Path], # JSON file written by `
     "Rebuild a builder from a JSON file written by `save_config`."
     return cls.from_config(json.loads(Path(path).read_text()), trusted_prefixes)
 
-# %% ../../../nbs/28_model_builder.ipynb #4ce11ee6
+# %% ../../../nbs/28_model_builder.ipynb #2cbc60b4
 def _fmt(obj:Any) -> str:
     if isinstance(obj, partial):
         kws = [repr(a) for a in obj.args]+[f'{k}={_fmt(v)}' for k, v in obj.keywords.items()]
