@@ -209,7 +209,7 @@ def get_column(self:FoldYielder,
     if data.dtype == object: data = np.array([v.decode() if isinstance(v, bytes) else v for v in data], dtype=object)
     return data[:, None] if add_newaxis and data.ndim == 1 else data
 
-# %% ../../../nbs/08_fold_yielder.ipynb #be7c38c6
+# %% ../../../nbs/08_fold_yielder.ipynb #dc7f28b2
 @patch
 def _raw_fold(self:FoldYielder, idx:int) -> Dict[str, Optional[np.ndarray]]:
     "Fold `idx` exactly as stored: flat inputs (all features), matrix inputs, targets, weights."
@@ -219,7 +219,9 @@ def _raw_fold(self:FoldYielder, idx:int) -> Dict[str, Optional[np.ndarray]]:
 
 def _nan_to_num_(arr:np.ndarray, rows:int=1<<15) -> np.ndarray:
     "`np.nan_to_num` in place, a block of `rows` events at a time, so its masks stay small next to a fold."
-    for start in range(0, len(arr), rows): np.nan_to_num(arr[start:start+rows], copy=False)
+    for start in range(0, len(arr), rows):
+        block = arr[start:start+rows]
+        if not np.isfinite(block).all(): np.nan_to_num(block, copy=False)  # most blocks are clean: only check them
     return arr
 
 @patch

@@ -258,13 +258,17 @@ def get_out_size(self:ModelBuilder) -> int: # number of model outputs
     "Width of the output of the networks this builder makes."
     return self.build_model().tail.get_out_size()
 
-# %% ../../../nbs/28_model_builder.ipynb #b1a2ac2c
+# %% ../../../nbs/28_model_builder.ipynb #19153fe9
 @patch
 def get_opt(self:ModelBuilder, model:nn.Module # network whose parameters the optimiser updates
            ) -> torch.optim.Optimizer: # a new optimiser
     "Instantiate the optimiser for `model` (all parameters, so unfrozen layers are trained later)."
     kwargs = {k: v for k, v in self.opt_args.items() if k != 'opt'}
-    return lookup_opt(self.opt_args['opt'])(model.parameters(), **kwargs)
+    opt_cls = lookup_opt(self.opt_args['opt'])
+    if 'fused' not in kwargs and 'foreach' not in kwargs and 'fused' in inspect.signature(opt_cls).parameters:
+        try: return opt_cls(model.parameters(), fused=True, **kwargs)  # torch's single-kernel update, where supported
+        except (RuntimeError, ValueError, TypeError): pass  # e.g. a device or dtype the fused kernel does not cover
+    return opt_cls(model.parameters(), **kwargs)
 
 @patch
 def get_loss(self:ModelBuilder, trusted_prefixes:Sequence[str]=() # namespaces trusted in addition to `SAFE_PREFIXES`
@@ -281,7 +285,7 @@ def set_lr(self:ModelBuilder, lr:float # new learning rate
     "Set the learning rate of future optimisers."
     self.opt_args['lr'] = lr
 
-# %% ../../../nbs/28_model_builder.ipynb #78402521
+# %% ../../../nbs/28_model_builder.ipynb #5596d296
 @patch
 def load_pretrained(self:ModelBuilder, model:nn.Module # network to load `pretrain_file` into
                    ) -> nn.Module: # the same network, with loaded weights
@@ -312,7 +316,7 @@ def get_model(self:ModelBuilder) -> Tuple[nn.Module, torch.optim.Optimizer, Call
     model = model.to(device)
     return model, self.get_opt(model), self.get_loss(), input_mask
 
-# %% ../../../nbs/28_model_builder.ipynb #f8fd0825
+# %% ../../../nbs/28_model_builder.ipynb #62373b32
 @patch
 def _init_args(self:ModelBuilder) -> Dict[str,Any]:
     "Constructor arguments that rebuild this builder."
@@ -339,7 +343,7 @@ def from_model_builder(cls:ModelBuilder, model_builder:ModelBuilder, # builder t
     if opt_args is not None: args['opt_args'] = opt_args
     return cls(**args)
 
-# %% ../../../nbs/28_model_builder.ipynb #ca5065a2
+# %% ../../../nbs/28_model_builder.ipynb #ed03990d
 CONFIG_VERSION = 1
 
 @patch
@@ -387,7 +391,7 @@ def load_config(cls:ModelBuilder, path:Union[str,Path], # JSON file written by `
     "Rebuild a builder from a JSON file written by `save_config`."
     return cls.from_config(json.loads(Path(path).read_text()), trusted_prefixes)
 
-# %% ../../../nbs/28_model_builder.ipynb #2cbc60b4
+# %% ../../../nbs/28_model_builder.ipynb #0493263b
 def _fmt(obj:Any) -> str:
     if isinstance(obj, partial):
         kws = [repr(a) for a in obj.args]+[f'{k}={_fmt(v)}' for k, v in obj.keywords.items()]
