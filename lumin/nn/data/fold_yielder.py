@@ -329,7 +329,7 @@ def get_df(self:FoldYielder,
     if verbose: print(f"{len(df)} datapoints loaded")
     return df
 
-# %% ../../../nbs/08_fold_yielder.ipynb #3ce527f1
+# %% ../../../nbs/08_fold_yielder.ipynb #4c146bf7
 @patch
 def save_fold_pred(self:FoldYielder,
                    pred:np.ndarray, # predictions for every event of the fold, in fold order: (n,) or (n, n_out)
@@ -355,7 +355,7 @@ def save_fold_pred(self:FoldYielder,
             grp.create_dataset(pred_name, data=pred)
     finally: self.foldfile = h5py.File(self.path, 'r')
 
-# %% ../../../nbs/08_fold_yielder.ipynb #85817b18
+# %% ../../../nbs/08_fold_yielder.ipynb #005a2c31
 def _vec_triplets(names:List[str], feats:Optional[List[str]]=None) -> Dict[str, Tuple[int, int, int]]:
     "Column indices (px, py, pz) of every vector `v` with `v_px`, `v_py`, `v_pz` in `names` (and in `feats` if given)."
     pos = {n: i for i, n in enumerate(names)}
@@ -382,7 +382,7 @@ def rotate_reflect(arr:np.ndarray, # (n, m) array holding Cartesian components o
     out[:, iz] = np.where(flip_z[:, None], -pz, pz)
     return out
 
-# %% ../../../nbs/08_fold_yielder.ipynb #f03067e9
+# %% ../../../nbs/08_fold_yielder.ipynb #b9bf90b2
 class HEPAugFoldYielder(FoldYielder):
     "`FoldYielder` that rotates in φ and reflects all Cartesian momenta of each event: randomly for training, as fixed copies for testing."
     def __init__(self,
@@ -434,7 +434,7 @@ class HEPAugFoldYielder(FoldYielder):
             self.close()
             raise
 
-# %% ../../../nbs/08_fold_yielder.ipynb #c05c76b7
+# %% ../../../nbs/08_fold_yielder.ipynb #3265b4f3
 @patch
 def _augment(self:HEPAugFoldYielder, raw:Dict[str, Optional[np.ndarray]], angle:np.ndarray,
              flips:Dict[str, np.ndarray]) -> Dict[str, Optional[np.ndarray]]:
