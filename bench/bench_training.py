@@ -16,7 +16,8 @@ median and range of the per-pair ratios are reported beside it. Goal: ≥ 1.0 at
 report adds a time breakdown of one lumin run (fold reads, model building, validation, saving; instrumented with timing
 wrappers) and a cProfile summary (lumin's functions by own and cumulative time).
 
-Run from the repository root: `.venv/bin/python bench/bench_training.py [--quick]` (or `make bench`).
+Run from the repository root: `.venv/bin/python bench/bench_training.py [--quick] [--bare-fused]` (or `make bench`).
+`--bare-fused` gives the bare loop the same fused Adam that lumin's ModelBuilder picks by default.
 Writes a markdown report to bench/_out/training.md (temporary file, then os.replace).
 """
 import cProfile, io, os, platform, pstats, statistics, sys, tempfile, time, warnings
@@ -37,7 +38,8 @@ from lumin.nn.models.blocks.body import FullyConnected
 from lumin.nn.models.model_builder import ModelBuilder
 from lumin.nn.training.train import train_models
 
-OUT = ROOT/'bench'/'_out'/'training.md'
+BARE_FUSED = '--bare-fused' in sys.argv  # give the bare loop torch's fused Adam too (lumin's default optimiser)
+OUT = ROOT/'bench'/'_out'/('training_bare_fused.md' if BARE_FUSED else 'training.md')
 N_EVENTS, N_FEATS, N_FOLDS, N_THREADS = 200_000, 30, 10, 2
 BATCH_SIZES, GOALS = (64, 256, 1024), {64: 0.9, 256: 0.9, 1024: 1.0}
 QUICK = '--quick' in sys.argv
@@ -77,7 +79,7 @@ def bare_run(mb: ModelBuilder, folds, bs: int) -> float:
     t = time.perf_counter()
     torch.manual_seed(0)
     net = mb.get_model()[0]
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=BARE_FUSED)
     trn, val = folds[:-1], folds[-1]
     for _ in range(N_EPOCHS):
         net.train()
@@ -216,7 +218,7 @@ def main() -> None:
         fy.close()
     lines = ['# Training throughput: `train_models` vs a bare PyTorch loop', '',
              f'{N_EVENTS:,} events × {N_FEATS} features in {N_FOLDS} folds (9 train, 1 validation); FullyConnected 4×100 ReLU, '
-             f'sigmoid output, Adam, weighted BCE; {N_EPOCHS} epoch(s) per run. CPU, torch {torch.__version__}, '
+             f'sigmoid output, Adam (lumin: fused kernel, its default; bare: {"fused" if BARE_FUSED else "torch default, not fused"}), weighted BCE; {N_EPOCHS} epoch(s) per run. CPU, torch {torch.__version__}, '
              f'{N_THREADS} threads, {platform.python_implementation()} {platform.python_version()}. '
              f'{N_PAIRS} alternating (bare, lumin) pairs per batch size after one warm-up each. Throughput and ratio use '
              'the fastest run of each side (best of N, the least disturbed estimate on a shared machine); the median and '
