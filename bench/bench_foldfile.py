@@ -28,6 +28,9 @@ def peak_kb():
     try: return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])
     except (OSError, StopIteration): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 path, mode = sys.argv[1], sys.argv[2]
+if mode != 'h5py':
+    from lumin.nn.data.fold_yielder import FoldYielder  # imports torch: part of the baseline, not of reading folds
+    fy = FoldYielder(path)
 base, fold_bytes, total, start = peak_kb(), 0, 0., time.perf_counter()
 if mode == 'h5py':
     with h5py.File(path, 'r') as f:
@@ -37,8 +40,6 @@ if mode == 'h5py':
             total += float(data['inputs'][:, 0].sum())
             del data
 else:
-    from lumin.nn.data.fold_yielder import FoldYielder
-    fy = FoldYielder(path)
     for i in range(fy.n_folds):
         data = fy.get_fold(i)
         arrs = [a for a in data.values() if isinstance(a, np.ndarray)]
@@ -134,7 +135,7 @@ def main() -> None:
               f'{BIG_EVENTS:.0e} events x {N_FEATS} features in {BIG_FOLDS} folds, written fold by fold in '
               f'{big_write_s:.1f} s. Read in a fresh interpreter; peak RSS from the child\'s own high-water mark (VmHWM in /proc/self/status; '
               '`resource.getrusage` ru_maxrss is inherited across fork+exec from the large parent, so it is only '
-              'the fallback), baseline = peak after importing h5py, numpy and lumin. Goal: peak above baseline <= 1.5x one fold.', '',
+              'the fallback), baseline = peak after importing the reader (h5py, or lumin FoldYielder with torch) and opening the file. Goal: peak above baseline <= 1.5x one fold.', '',
               '| reader | baseline RSS MB | peak RSS MB | peak - baseline MB | one fold MB | (peak - baseline) / fold | read s |',
               '|---|---|---|---|---|---|---|']
     for name, r in rss.items():
