@@ -161,7 +161,7 @@ def train_pnn(paths: dict, out_dir: Path, i: int) -> Path:
                                  opt_args={'opt': 'adam', 'eps': 1e-08})
     if i == 0:
         start = time.perf_counter()
-        finders = fold_lr_find(train_fy, model_builder, LR_BS, lr_bounds=[1e-7, 1e1], plot=False)
+        finders = fold_lr_find(train_fy, model_builder, LR_BS, lr_bounds=[1e-7, 1e1], show_plot=False)
         n = min(len(f.history['lr']) for f in finders)
         loss = np.mean([np.asarray(f.history['smooth_loss'][:n]) for f in finders], axis=0)
         best = 3 + int(np.nanargmin(loss[3:]))

@@ -121,7 +121,7 @@ def workflow(tmp_path_factory):
             body = partial(FullyConnected, act='swish', width=25, depth=3, dense=True, do=0)
             model_builder = ModelBuilder('classification', cont_feats=train_fy.cont_feats, n_out=1,
                                          cat_embedder=cat_embedder, body=body, opt_args={'opt': 'adam', 'eps': 1e-08})
-            if i == 0: out['lr_finders'] = fold_lr_find(train_fy, model_builder, LR_BS, lr_bounds=[1e-7, 1e1], plot=False)
+            if i == 0: out['lr_finders'] = fold_lr_find(train_fy, model_builder, LR_BS, lr_bounds=[1e-7, 1e1], show_plot=False)
             # spec 004: lengths=(45, 90) sub-epochs = 15 epochs × 9 training folds; here the same 1:2 split of
             # N_EPOCHS × N_TRN_FOLDS sub-epochs (the 'auto' unit reads lengths longer than n_epochs as sub-epochs)
             n_sub = N_EPOCHS*N_TRN_FOLDS

@@ -71,7 +71,7 @@ class LiveLRFeedback(Callback):
         self._report(force=True)
         self.panel.set_progress(repeat=(len(self.finders), self.n_repeats))
 
-# %% ../../nbs/42_lr_find.ipynb #488e0b94
+# %% ../../nbs/42_lr_find.ipynb #a66dcbf7
 def _run_finders(fy: FoldYielder, model_builder: ModelBuilder, bs: int, fold_sets: List[List[int]], n_epochs: int,
                  train_on_weights: bool, lr_bounds: Sequence[float], cb_partials: Optional[List[Callable]],
                  plot_settings: Optional[PlotSettings], bulk_move: bool, plot: bool,
@@ -99,6 +99,12 @@ def _run_finders(fy: FoldYielder, model_builder: ModelBuilder, bs: int, fold_set
         plot_lr_finders(finders, savename=plot_savename, settings=settings, show_plot=plot)
     return finders
 
+def _show_plot(show_plot: bool, plot: Optional[bool]) -> bool:
+    "`show_plot`, or the deprecated `plot` when given."
+    if plot is None: return show_plot
+    warnings.warn("`plot` is deprecated: use `show_plot`", DeprecationWarning)
+    return plot
+
 def lr_find(fy: FoldYielder,  # Fold file with the training data
             model_builder: ModelBuilder,  # Builds each model, its optimiser and loss
             bs: int,  # Batch size
@@ -109,11 +115,13 @@ def lr_find(fy: FoldYielder,  # Fold file with the training data
             cb_partials: Optional[List[Callable[[], AbsCallback]]] = None,  # Partials making extra callbacks for each test
             plot_settings: Optional[PlotSettings] = None,  # Plot appearance; `None` for a fresh `PlotSettings()`
             bulk_move: bool = True,  # Move each fold to the device at once
-            plot: bool = True,  # Show the curves live and their mean at the end
             plot_savename: Optional[Union[str, Path]] = None,  # File name for the final plot (in `plot_settings.savepath`)
-            panel: Optional[LivePanel] = None  # Where live feedback goes; `None` for a new `LivePanel` (widgets in a notebook, text elsewhere)
+            show_plot: bool = True,  # Show the curves live and their mean at the end
+            panel: Optional[LivePanel] = None,  # Where live feedback goes; `None` for a new `LivePanel` (widgets in a notebook, text elsewhere)
+            plot: Optional[bool] = None  # Deprecated name of `show_plot`
            ) -> List[LRFinder]:  # One finder per range test, with its history of LR and loss
     "Cross-validated learning-rate range test: one `LRFinder` run per held-out fold."
+    show_plot = _show_plot(show_plot, plot)
     n_folds = fy.n_folds
     if n_folds < 2: raise ValueError(f"fy: expected at least 2 folds (one held out per test), got {n_folds}")
     if not isinstance(n_repeats, (int, np.integer)) or n_repeats == 0 or n_repeats < -1 or n_repeats > n_folds:
@@ -121,9 +129,9 @@ def lr_find(fy: FoldYielder,  # Fold file with the training data
     held_out = range(n_folds if n_repeats == -1 else n_repeats)
     fold_sets = [[i for i in range(n_folds) if i != k] for k in held_out]
     return _run_finders(fy, model_builder, bs, fold_sets, n_epochs, train_on_weights, lr_bounds, cb_partials,
-                        plot_settings, bulk_move, plot, plot_savename, panel)
+                        plot_settings, bulk_move, show_plot, plot_savename, panel)
 
-# %% ../../nbs/42_lr_find.ipynb #b62dd686
+# %% ../../nbs/42_lr_find.ipynb #478b44e9
 def fold_lr_find(fy: FoldYielder,  # Fold file with the training data
                  model_builder: ModelBuilder,  # Builds each model, its optimiser and loss
                  bs: int,  # Batch size
@@ -134,13 +142,15 @@ def fold_lr_find(fy: FoldYielder,  # Fold file with the training data
                  callback_partials: Optional[List[Callable[[], AbsCallback]]] = None,  # Partials making extra callbacks for each test
                  plot_settings: Optional[PlotSettings] = None,  # Plot appearance; `None` for a fresh `PlotSettings()`
                  bulk_move: bool = True,  # Move each fold to the device at once
-                 plot: bool = True,  # Show the curves live and their mean at the end
-                 panel: Optional[LivePanel] = None  # Where live feedback goes; `None` for a new `LivePanel`
+                 show_plot: bool = True,  # Show the curves live and their mean at the end
+                 panel: Optional[LivePanel] = None,  # Where live feedback goes; `None` for a new `LivePanel`
+                 plot: Optional[bool] = None  # Deprecated name of `show_plot`
                 ) -> List[LRFinder]:  # One finder per fold tested
     "LR range tests training one model on each single fold, as in lumin 0.5."
+    show_plot = _show_plot(show_plot, plot)
     if not shuffle_fold: warnings.warn("fold_lr_find: shuffle_fold=False is ignored; training batches are always shuffled")
     if not isinstance(n_folds, (int, np.integer)) or n_folds == 0 or n_folds < -1 or n_folds > fy.n_folds:
         raise ValueError(f"n_folds: expected -1 or a number of tests in [1, {fy.n_folds}], got {n_folds!r}")
     fold_sets = [[k] for k in range(fy.n_folds if n_folds == -1 else n_folds)]
     return _run_finders(fy, model_builder, bs, fold_sets, 1, train_on_weights, lr_bounds, callback_partials,
-                        plot_settings, bulk_move, plot, None, panel)
+                        plot_settings, bulk_move, show_plot, None, panel)
