@@ -6,7 +6,7 @@ cfg_parser = ConfigParser(delimiters=['='])
 cfg_parser.read('settings.ini', encoding='utf-8')
 cfg = cfg_parser['DEFAULT']
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
+licenses = {'apache2': 'Apache-2.0'}  # SPDX expression
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable',
             '6 - Mature', '7 - Inactive']
 py_versions = '3.10 3.11 3.12 3.13'.split()
@@ -19,11 +19,10 @@ dev_requirements = cfg.get('dev_requirements', '').split()
 setuptools.setup(
     name=cfg['lib_name'],
     version=cfg['version'],
-    license=lic[0],
+    license=lic,
     classifiers=['Development Status :: ' + statuses[int(cfg['status'])],
                  'Intended Audience :: Science/Research',
                  'Topic :: Scientific/Engineering :: Physics',
-                 'License :: ' + lic[1],
                  'Natural Language :: English'] +
                 ['Programming Language :: Python :: ' + v
                  for v in py_versions[py_versions.index(min_python):]],
