@@ -24,6 +24,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from lumin.data_processing.file_proc import check_foldfile, df2foldfile
+from lumin.data_processing.pnn_proc import add_bkg_res_mass, balance_weights_resonant
 from lumin.data_processing.pre_proc import fit_input_pipe
 from lumin.data_processing.toy_data import make_toy_data, toy_cont_feats
 from lumin.evaluation.ams import ams_scan_slow
@@ -107,30 +108,12 @@ LUMI = 140.  # integrated luminosity (fb⁻¹) for the AMS (LHC Run 2); toy weig
 BR = 10.  # AMS background regularisation term
 
 
-def add_bkg_res_mass(df: pd.DataFrame, masses, rng: np.random.Generator) -> None:
-    "Give every background event a resonance mass drawn uniformly from `masses`, in place."
-    bkg = df.gen_target.to_numpy() == 0
-    df.loc[bkg, 'res_mass'] = rng.choice(np.asarray(masses, dtype=np.float32), bkg.sum())
-
-
-def balance_weights_resonant(df: pd.DataFrame, mass_col: str = 'res_mass_orig', wgt_col: str = 'gen_weight') -> None:
-    "Per mass, scale signal and background weights to equal sums (each `len(df)/(2·n_masses)`), in place."
-    masses = np.unique(df[mass_col])
-    w = df[wgt_col].to_numpy(dtype=np.float64).copy()
-    for m in masses:
-        for cls in (0, 1):
-            sel = (df[mass_col].to_numpy() == m) & (df.gen_target.to_numpy() == cls)
-            w[sel] *= len(df)/(2*len(masses))/w[sel].sum()
-    df[wgt_col] = w
-
-
 def write_pnn_sets(out_dir: Path) -> dict:
     "Spec 004's importing step: two halves, a pipeline each, balanced training weights, four fold files."
-    rng = np.random.default_rng(SEED)
     df = make_toy_data(masses=MASSES, n_sig_per_mass=N_SIG_PER_MASS, n_bkg=N_BKG, seed=SEED + 1)
     cont_feats = toy_cont_feats(df, inc_res_mass=True)
     df['gen_orig_weight'] = df.gen_weight.astype(np.float64)
-    add_bkg_res_mass(df, TRAIN_MASSES, rng)
+    add_bkg_res_mass(df, TRAIN_MASSES, seed=SEED)  # background masses drawn from the training masses only
     df['res_mass_orig'] = df.res_mass.astype(np.float64)
     df['gen_strat_key'] = (df.gen_target*10_000 + df.res_mass_orig).astype(np.int64)  # stratify by class and mass
     halves = [df[df.event_number % 2 == i].reset_index(drop=True) for i in (0, 1)]  # even / odd events
@@ -144,7 +127,7 @@ def write_pnn_sets(out_dir: Path) -> dict:
         trn, tst = trains[i].copy(), halves[i].copy()
         trn[cont_feats] = pipes[i].transform(trn[cont_feats].values.astype('float32'))
         tst[cont_feats] = pipes[1-i].transform(tst[cont_feats].values.astype('float32'))  # for the other ensemble
-        balance_weights_resonant(trn)
+        balance_weights_resonant(trn, mass_col='res_mass_orig')  # res_mass itself is now standardised
         paths[f'train_{i}'] = df2foldfile(trn, PNN_FOLDS, savename=out_dir/f'train_{i}', **kw)
         paths[f'test_{i}'] = df2foldfile(tst, PNN_FOLDS, savename=out_dir/f'test_{i}', **kw)
         print(f"  set {i} ({'even' if i == 0 else 'odd'} events): {len(trn)} training events (no {LEFT_OUT:.0f} GeV "

@@ -27,6 +27,7 @@ from sklearn.metrics import roc_auc_score
 
 from lumin.data_processing.toy_data import make_toy_data, toy_cont_feats
 from lumin.data_processing.pre_proc import fit_input_pipe, load_pipe
+from lumin.data_processing.pnn_proc import add_bkg_res_mass, balance_weights_resonant
 from lumin.data_processing.file_proc import df2foldfile
 from lumin.nn.data.fold_yielder import FoldYielder
 from lumin.nn.models.helpers import CatEmbedder
@@ -52,33 +53,12 @@ AUC_MIN = 0.90  # weighted ROC AUC required at the left-out mass (0.97-0.98 over
 AUC_GAIN_MIN = 0.15  # required margin over the AUC of the same events at a wrong hypothesis, 300 GeV (0.6-0.76)
 
 
-# ---- Importing helpers (spec 004 names them `add_bkg_res_mass` and `new_balance_weights_resonant`) ----
-
-def add_bkg_res_mass(df: pd.DataFrame, masses, rng: np.random.Generator) -> None:
-    "Give every background event (`gen_target == 0`) a resonance mass drawn uniformly from `masses`, in place."
-    bkg = df.gen_target.to_numpy() == 0
-    df.loc[bkg, 'res_mass'] = rng.choice(np.asarray(masses, dtype=np.float32), bkg.sum())
-
-
-def balance_weights_resonant(df: pd.DataFrame, mass_col: str = 'res_mass_orig', wgt_col: str = 'gen_weight') -> None:
-    "Per mass, scale signal and background weights to equal sums (each `len(df)/(2·n_masses)`), in place."
-    masses = np.unique(df[mass_col])
-    target = len(df)/(2*len(masses))
-    w = df[wgt_col].to_numpy(dtype=np.float64).copy()
-    for m in masses:
-        for cls in (0, 1):
-            sel = (df[mass_col].to_numpy() == m) & (df.gen_target.to_numpy() == cls)
-            w[sel] *= target/w[sel].sum()
-    df[wgt_col] = w
-
-
 def make_sets(tmp: Path) -> dict:
     "Spec 004's importing notebook on toy data: returns the paths written and the features used."
-    rng = np.random.default_rng(SEED)
     df = make_toy_data(masses=MASSES, n_sig_per_mass=N_SIG_PER_MASS, n_bkg=N_BKG, seed=SEED)
     cont_feats, cat_feats = toy_cont_feats(df, inc_res_mass=True), []
     df['gen_orig_weight'] = df.gen_weight.astype(np.float64)
-    add_bkg_res_mass(df, TRAIN_MASSES, rng)
+    add_bkg_res_mass(df, TRAIN_MASSES, seed=SEED)  # background masses drawn from the training masses only
     df['res_mass_orig'] = df.res_mass.astype(np.float64)
     df['gen_strat_key'] = (df.gen_target*10_000 + df.res_mass_orig).astype(np.int64)  # class × mass strata
     halves = [df[df.event_number % 2 == i].reset_index(drop=True) for i in (0, 1)]
@@ -89,7 +69,7 @@ def make_sets(tmp: Path) -> dict:
         trn, tst = trains[i].copy(), halves[i].copy()
         trn[cont_feats] = pipes[i].transform(trn[cont_feats].values.astype('float32'))
         tst[cont_feats] = pipes[1-i].transform(tst[cont_feats].values.astype('float32'))  # tested by the other ensemble
-        balance_weights_resonant(trn)
+        balance_weights_resonant(trn, mass_col='res_mass_orig')  # res_mass itself is now standardised
         sets[f'train_{i}'] = df2foldfile(trn, N_FOLDS, cont_feats=cont_feats, cat_feats=cat_feats, targ_feats='gen_target',
                                          wgt_feat='gen_weight', misc_feats=['gen_orig_weight', 'gen_strat_key', 'res_mass_orig'],
                                          savename=tmp/f'train_{i}', targ_type='int', strat_key='gen_strat_key',

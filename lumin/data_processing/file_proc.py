@@ -426,7 +426,7 @@ class _FoldAssigner:
                                                                        int((strata == key).sum()))
         return folds
 
-# %% ../../nbs/00_fold_file.ipynb #16c9883d
+# %% ../../nbs/00_fold_file.ipynb #2d7e48ea
 def _stream2foldfile(chunks: Iterable[pd.DataFrame], columns: List[str], savename: Union[str, Path], n_folds: int,
                      cont_feats: List[str], cat_feats: List[str], targ_feats: Union[str, List[str]], targ_type: Any,
                      misc_feats: Optional[List[str]], wgt_feat: Optional[str], cat_maps: Optional[Dict],
@@ -441,6 +441,7 @@ def _stream2foldfile(chunks: Iterable[pd.DataFrame], columns: List[str], savenam
         row_wise = True if matrix_row_wise is None else bool(matrix_row_wise)
         lookup, missing, shape = _matrix_lookup(matrix_vecs, matrix_feats_per_vec, row_wise, columns)
     matrix_present = [c for c, m in zip(lookup, missing) if not m] if lookup else []
+    if counts is not None: _check_n_folds(n_folds, sum(counts.values()))
     assign = _FoldAssigner(n_folds, seed, counts)
     path, n_tot = _foldfile_path(savename), 0
     with _atomic_h5(path, overwrite) as f:
@@ -464,17 +465,31 @@ def _stream2foldfile(chunks: Iterable[pd.DataFrame], columns: List[str], savenam
             for i in range(n_folds): print(f"Saved fold {i} with {len(f[f'fold_{i}/inputs'])} events")
     return path
 
-# %% ../../nbs/00_fold_file.ipynb #d3c47d35
+# %% ../../nbs/00_fold_file.ipynb #ef687179
 def _needed_columns(cont_feats, cat_feats, targ_feats, misc_feats, wgt_feat, strat_key, matrix_vecs,
-                    matrix_feats_per_vec, matrix_row_wise, available: List[str]) -> List[str]:
-    "The source columns a converter must read, in a stable order."
+                    matrix_feats_per_vec, matrix_row_wise, available: List[str], absent_msg: str) -> List[str]:
+    "The source columns a converter must read, in a stable order; a `KeyError` (`absent_msg`: the list) if any is absent."
     cols = _as_list(cont_feats) + _as_list(cat_feats) + _as_list(targ_feats) + _as_list(misc_feats) + \
            _as_list(wgt_feat) + _as_list(strat_key)
     if matrix_vecs is not None and matrix_feats_per_vec is not None:
         cols += [f'{v}_{f}' for v in _as_list(matrix_vecs) for f in _as_list(matrix_feats_per_vec) if f'{v}_{f}' in available]
-    return list(dict.fromkeys(cols))
+    cols = list(dict.fromkeys(cols))
+    absent = [c for c in cols if c not in available]
+    if absent: raise KeyError(f"{absent_msg}: {absent}")
+    return cols
 
-# %% ../../nbs/00_fold_file.ipynb #de778150
+def _count_strata(chunks: Iterable[pd.DataFrame], strat_key: Optional[str]) -> Dict[Any, int]:
+    "The counting pass of `shuffle=False`: events per value of `strat_key` over all `chunks` (one count, key None, without)."
+    import pandas as pd
+    counts = {}
+    for chunk in chunks:
+        if strat_key is None: counts[None] = counts.get(None, 0) + len(chunk); continue
+        for k, n in pd.Series(chunk[strat_key].to_numpy(), dtype=object).value_counts(dropna=False).items():
+            k = k.item() if hasattr(k, 'item') else k
+            counts[k] = counts.get(k, 0) + int(n)
+    return counts
+
+# %% ../../nbs/00_fold_file.ipynb #541616e8
 def csv2foldfile(csv_path: Union[str, Path], # CSV file to convert (anything `pandas.read_csv` reads)
                  savename: Union[str, Path], # fold file to create; `.hdf5` is added unless it ends in `.hdf5`/`.h5`
                  n_folds: int, # number of folds (at least 2)
@@ -503,28 +518,17 @@ def csv2foldfile(csv_path: Union[str, Path], # CSV file to convert (anything `pa
     _check_n_folds(n_folds)
     columns = list(pd.read_csv(csv_path, nrows=0, **read_csv_kwargs).columns)
     usecols = _needed_columns(cont_feats, cat_feats, targ_feats, misc_feats, wgt_feat, strat_key, matrix_vecs,
-                              matrix_feats_per_vec, matrix_row_wise, columns)
-    absent = [c for c in usecols if c not in columns]
-    if absent: raise KeyError(f"Columns not found in {csv_path}: {absent}")
+                              matrix_feats_per_vec, matrix_row_wise, columns, f"Columns not found in {csv_path}")
     def chunks(cols):
         # `cut` may use any column, so it reads them all when given; the chunk is narrowed after the cut.
         for chunk in pd.read_csv(csv_path, chunksize=chunksize, usecols=None if cut else cols, **read_csv_kwargs):
             yield (chunk.query(cut) if cut else chunk)[cols]
-    counts = None
-    if not shuffle:
-        key = [strat_key] if strat_key else usecols[:1]
-        counts = {}
-        for chunk in chunks(key):
-            vals = chunk[strat_key].to_numpy() if strat_key else [None] * len(chunk)
-            for k, n in pd.Series(vals, dtype=object).value_counts(dropna=False).items():
-                k = k.item() if hasattr(k, 'item') else k
-                counts[k] = counts.get(k, 0) + int(n)
-        _check_n_folds(n_folds, sum(counts.values()))
+    counts = None if shuffle else _count_strata(chunks([strat_key] if strat_key else usecols[:1]), strat_key)
     return _stream2foldfile(chunks(usecols), columns, savename, n_folds, cont_feats, cat_feats, targ_feats, targ_type,
                             misc_feats, wgt_feat, cat_maps, matrix_vecs, matrix_feats_per_vec, matrix_row_wise,
                             strat_key, seed, counts, compression, overwrite, verbose)
 
-# %% ../../nbs/00_fold_file.ipynb #1cbd9328
+# %% ../../nbs/00_fold_file.ipynb #48aa5b80
 def root2foldfile(root_path: Union[str, Path], # ROOT file to convert
                   tree_name: str, # name of the TTree in the file
                   savename: Union[str, Path], # fold file to create; `.hdf5` is added unless it ends in `.hdf5`/`.h5`
@@ -556,23 +560,13 @@ def root2foldfile(root_path: Union[str, Path], # ROOT file to convert
         tree = rf[tree_name]
         columns = list(tree.keys())
         branches = _needed_columns(cont_feats, cat_feats, targ_feats, misc_feats, wgt_feat, strat_key, matrix_vecs,
-                                   matrix_feats_per_vec, matrix_row_wise, columns)
-        absent = [c for c in branches if c not in columns]
-        if absent: raise KeyError(f"Branches not found in {root_path}:{tree_name}: {absent}")
+                                   matrix_feats_per_vec, matrix_row_wise, columns, f"Branches not found in {root_path}:{tree_name}")
         def chunks(cols):
             for arrs in tree.iterate(cols, cut=cut, step_size=step_size, library='np'):
                 yield pd.DataFrame({c: arrs[c] for c in cols})
-        counts = None
-        if not shuffle:
-            if strat_key is None and cut is None: counts = {None: int(tree.num_entries)}
-            else:
-                counts = {}
-                for chunk in chunks([strat_key] if strat_key else branches[:1]):
-                    vals = chunk[strat_key].to_numpy() if strat_key else [None] * len(chunk)
-                    for k, n in pd.Series(vals, dtype=object).value_counts(dropna=False).items():
-                        k = k.item() if hasattr(k, 'item') else k
-                        counts[k] = counts.get(k, 0) + int(n)
-            _check_n_folds(n_folds, sum(counts.values()))
+        if shuffle: counts = None
+        elif strat_key is None and cut is None: counts = {None: int(tree.num_entries)}  # no counting pass needed
+        else: counts = _count_strata(chunks([strat_key] if strat_key else branches[:1]), strat_key)
         return _stream2foldfile(chunks(branches), columns, savename, n_folds, cont_feats, cat_feats, targ_feats, targ_type,
                                 misc_feats, wgt_feat, cat_maps, matrix_vecs, matrix_feats_per_vec, matrix_row_wise,
                                 strat_key, seed, counts, compression, overwrite, verbose)

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 # %% auto #0
-__all__ = ['get_pre_proc_pipes', 'PipeUnpickler', 'save_pipe', 'load_pipe', 'fit_input_pipe', 'fit_output_pipe', 'proc_cats']
+__all__ = ['get_pre_proc_pipes', 'PipeUnpickler', 'save_pipe', 'load_pipe', 'get_pipe', 'fit_input_pipe', 'fit_output_pipe',
+           'proc_cats']
 
 # %% ../../nbs/06_pre_proc.ipynb #33a84751
 def get_pre_proc_pipes(norm_in:bool=True, # whether to apply a `StandardScaler` to the inputs
@@ -125,7 +126,20 @@ def load_pipe(path:Union[str, Path] # pickle file written by `save_pipe` (or `fi
         raise TypeError(f"Expected a scikit-learn Pipeline/estimator in '{path}', got {type(pipe).__name__}")
     return pipe
 
-# %% ../../nbs/06_pre_proc.ipynb #ae456998
+# %% ../../nbs/06_pre_proc.ipynb #6428a49d
+def get_pipe(pipe:Union[BaseEstimator, str, Path], # fitted pipeline, or the path of its pickle (`.pkl` optional)
+             what:str='pipe' # name of the argument, used in error messages
+            ) -> BaseEstimator: # the fitted pipeline
+    "The fitted pipeline `pipe`, loading it safely with `load_pipe` when given as a path."
+    if isinstance(pipe, (str, Path)):
+        path = Path(pipe)
+        if not path.exists() and path.with_name(path.name + '.pkl').exists(): path = path.with_name(path.name + '.pkl')
+        return load_pipe(path)
+    if not (hasattr(pipe, 'transform') and hasattr(pipe, 'inverse_transform')):
+        raise TypeError(f"{what}: expected a fitted scikit-learn pipeline or the path of its pickle, got {type(pipe).__name__}")
+    return pipe
+
+# %% ../../nbs/06_pre_proc.ipynb #fc13a093
 def _as_list(feats:Union[str, List[str]]) -> List[str]: return [feats] if isinstance(feats, str) else list(feats)
 
 def _check_cols(df:pd.DataFrame, feats:List[str]) -> None:
@@ -156,7 +170,7 @@ def fit_input_pipe(df:pd.DataFrame, # data to fit the pipeline on
     if savename is not None: save_pipe(input_pipe, savename)
     return input_pipe
 
-# %% ../../nbs/06_pre_proc.ipynb #c958cc06
+# %% ../../nbs/06_pre_proc.ipynb #f015a3dd
 def fit_output_pipe(df:pd.DataFrame, # data to fit the pipeline on
                     targ_feats:Union[str, List[str]], # (list of) target column(s) to fit
                     savename:Optional[Union[str, Path]]=None, # if set, save the fitted pipeline there (`.pkl` added automatically)
@@ -173,7 +187,7 @@ def fit_output_pipe(df:pd.DataFrame, # data to fit the pipeline on
     if savename is not None: save_pipe(output_pipe, savename)
     return output_pipe
 
-# %% ../../nbs/06_pre_proc.ipynb #13726501
+# %% ../../nbs/06_pre_proc.ipynb #d5a4b420
 def proc_cats(train_df:pd.DataFrame, # training data; defines the categories and is re-coded in place
               cat_feats:List[str], # categorical columns to re-code
               val_df:Optional[pd.DataFrame]=None, # validation data, re-coded in place with the training map

@@ -17,8 +17,9 @@ from torch import Tensor, nn
 if TYPE_CHECKING: import pandas as pd
 
 # %% auto #0
-__all__ = ['device', 'FowardHook', 'to_np', 'to_device', 'to_tensor', 'str2bool', 'hard_identity', 'is_partially',
-           'lazy_isinstance', 'to_binary_class', 'ids2unique', 'ForwardHook', 'BackwardHook', 'subsample_df']
+__all__ = ['device', 'OBJECTIVES', 'FowardHook', 'to_np', 'to_device', 'to_tensor', 'str2bool', 'hard_identity', 'is_partially',
+           'lazy_isinstance', 'parse_objective', 'to_binary_class', 'ids2unique', 'ForwardHook', 'BackwardHook',
+           'subsample_df']
 
 # %% ../../nbs/02_misc.ipynb #cede153e
 device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -81,7 +82,21 @@ def lazy_isinstance(obj:Any, # object to check
     mod = sys.modules.get(mod_name)
     return mod is not None and isinstance(obj, getattr(mod, cls_name))
 
-# %% ../../nbs/02_misc.ipynb #d0c7f60f
+# %% ../../nbs/02_misc.ipynb #2f725ac1
+OBJECTIVES = ('classification', 'multilabel', 'multiclass', 'regression')
+
+def parse_objective(objective:str # e.g. 'classification', 'multilabel', 'multiclass' or 'regression'
+                   ) -> str: # one of `OBJECTIVES`
+    "The canonical name of the objective described by `objective`."
+    if not isinstance(objective, str): raise TypeError(f"objective must be a string, got {type(objective).__name__}")
+    s = objective.lower().replace('-', '').replace('_', '')
+    if 'multiclass' in s: return 'multiclass'
+    if 'multilabel' in s: return 'multilabel'
+    if 'class' in s: return 'classification'
+    if 'regr' in s: return 'regression'
+    raise ValueError(f"Unknown objective {objective!r}; expected a string containing one of {list(OBJECTIVES)}")
+
+# %% ../../nbs/02_misc.ipynb #aa680f10
 def to_binary_class(df:pd.DataFrame, # DataFrame containing prediction columns; gets a new 'pred' column
                     zero_preds:List[str], # prediction columns associated with class 0
                     one_preds:List[str] # prediction columns associated with class 1
@@ -95,7 +110,7 @@ def to_binary_class(df:pd.DataFrame, # DataFrame containing prediction columns; 
     tot = p0 + p1
     df['pred'] = np.where(tot > 0, p1/np.where(tot > 0, tot, 1), 0.5)
 
-# %% ../../nbs/02_misc.ipynb #a6b64d7c
+# %% ../../nbs/02_misc.ipynb #c08cb535
 def _first_primes(n):
     "The first `n` prime numbers"
     primes, cand = [], 2
@@ -119,7 +134,7 @@ def ids2unique(ids:Union[List[int], np.ndarray] # a row of non-negative integers
         raise ValueError('ids too large: their unique codes would overflow int64; use smaller integers or fewer columns')
     return np.prod(primes[None, :]**arr, axis=1)
 
-# %% ../../nbs/02_misc.ipynb #023d1d86
+# %% ../../nbs/02_misc.ipynb #b9f733ce
 class ForwardHook:
     "Record (or act on) the inputs and outputs of a module's forward pass"
     def __init__(self, module:nn.Module, # module to hook
@@ -151,12 +166,10 @@ class BackwardHook(ForwardHook):
 
 FowardHook = ForwardHook  # the spec's (misspelt) name, kept as an alias
 
-# %% ../../nbs/02_misc.ipynb #eb570ceb
+# %% ../../nbs/02_misc.ipynb #482976c9
 def _objective_kind(objective):
-    o = str(objective).lower()
-    if 'class' in o: return 'classification'
-    if 'regress' in o: return 'regression'
-    raise ValueError(f"objective must be 'classification' or 'regression', got {objective!r}")
+    "'regression', or 'classification' for any classifying objective (binary, multiclass or multilabel)"
+    return 'regression' if parse_objective(objective) == 'regression' else 'classification'
 
 def _group_counts(sizes, n):
     "Split `n` between groups proportionally to `sizes` (largest remainder)"
@@ -166,7 +179,7 @@ def _group_counts(sizes, n):
     return counts
 
 def subsample_df(df:pd.DataFrame, # DataFrame to sample
-                 objective:str, # 'classification' or 'regression'
+                 objective:str, # 'classification' (also multiclass, multilabel) or 'regression', read by `parse_objective`
                  targ_name:str, # name of the target column
                  n_samples:Optional[int]=None, # number of rows to draw; None: bootstrap of len(df) rows
                  replace:bool=False, # whether to sample with replacement

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['BatchYielder']
 
-# %% ../../../nbs/07_batch_yielder.ipynb #f2e67dd1
+# %% ../../../nbs/07_batch_yielder.ipynb #05c7ba87
 import math
 from typing import Optional, Union, Tuple, Iterator, List
 
@@ -14,24 +14,14 @@ import torch
 from torch import Tensor
 from fastcore.basics import patch
 
-from ...utils.misc import device
+from ...utils.misc import device, parse_objective
 
-# %% ../../../nbs/07_batch_yielder.ipynb #d2a423fb
-def _objective_kind(objective:str) -> str:
-    "Classify `objective` as 'multiclass', 'multilabel', 'classification' or 'regression'."
-    if not isinstance(objective, str): raise TypeError(f"objective: expected a string, got {type(objective).__name__}")
-    s = objective.lower().replace('-', '').replace('_', '')
-    if 'multiclass' in s: return 'multiclass'
-    if 'multilabel' in s: return 'multilabel'
-    if 'class' in s: return 'classification'
-    if 'regr' in s: return 'regression'
-    raise ValueError(f"objective must contain 'classification', 'multilabel', 'multiclass' or 'regression', got '{objective}'")
-
+# %% ../../../nbs/07_batch_yielder.ipynb #c71befb8
 def _to_f32(arr:Union[np.ndarray, Tensor]) -> Tensor:
     "Float32 tensor sharing memory with `arr` when possible."
     return arr.float() if isinstance(arr, Tensor) else torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
 
-# %% ../../../nbs/07_batch_yielder.ipynb #30d549af
+# %% ../../../nbs/07_batch_yielder.ipynb #702a5589
 class BatchYielder:
     "Yield minibatches `(x, y, w)` of torch tensors from one fold of data held in memory."
     def __init__(self,
@@ -50,7 +40,7 @@ class BatchYielder:
         if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive integer, got {bs!r}")
         self.bs, self.objective, self.shuffle, self.use_weights = int(bs), objective, shuffle, use_weights
         self.bulk_move, self.drop_last, self.input_mask, self.seed = bulk_move, drop_last, input_mask, seed
-        self._kind = _objective_kind(objective)
+        self._kind = parse_objective(objective)
         self._dev = device if bulk_move else torch.device('cpu')
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
         flat, matrix = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
@@ -100,7 +90,7 @@ class BatchYielder:
         if self._kind != 'multiclass': weights = weights[:, None]
         self._weights = self._check_len(weights, 'weights').to(self._dev)
 
-# %% ../../../nbs/07_batch_yielder.ipynb #5a60b40f
+# %% ../../../nbs/07_batch_yielder.ipynb #3c03c5aa
 def _take(t:Tensor, sel:Union[slice, Tensor]) -> Tensor:
     "Rows `sel` of `t`: a view for a slice, one `index_select` gather for a tensor of indices."
     return t[sel] if isinstance(sel, slice) else t.index_select(0, sel)
@@ -128,7 +118,7 @@ def __iter__(self:BatchYielder) -> Iterator[Tuple[Union[Tensor, Tuple[Tensor, Te
                                           None if y is None else y.to(device), None if w is None else w.to(device))
         yield x, y, w
 
-# %% ../../../nbs/07_batch_yielder.ipynb #04b97947
+# %% ../../../nbs/07_batch_yielder.ipynb #1dc9799d
 @patch
 def get_inputs(self:BatchYielder,
                on_device:bool=False # whether to return the tensors on `device` rather than on the CPU

@@ -27,77 +27,58 @@ def weighted_mean(loss: Tensor,  # Per-element loss, first dimension over events
         weight = weight.reshape((n,) + (1,)*(loss.dim()-1))
     return (weight*loss).mean()
 
-# %% ../../../nbs/31_losses.ipynb #6ba63231
+# %% ../../../nbs/31_losses.ipynb #f54bf459
 def _match_target(input: Tensor, target: Tensor) -> Tensor:
     "Reshape `target` to `input`'s shape when they differ only by singleton dimensions, e.g. (n,) against (n, 1)."
     if target.shape != input.shape and target.numel() == input.numel(): target = target.reshape(input.shape)
     return target
 
-class WeightedMSE(nn.MSELoss):
-    "Mean-squared error with per-event weights: `mean(w·(ŷ-y)²)`."
+class _WeightedLoss:
+    "Base of the weighted losses, listed before a torch loss: per-event weights and `mean(w·l)` of an elementwise loss."
     def __init__(self, weight: Optional[Tensor] = None):  # Per-event weights, or `None` for unweighted
         super().__init__(reduction='mean')
         self.weight = weight
 
-    def forward(self, input: Tensor,  # Predictions, shape (n,) or (n, n_targets)
-                target: Tensor  # Targets, same number of elements as `input`
+    def _prep_target(self, input: Tensor, target: Tensor) -> Tensor:
+        "`target` with `input`'s shape (if only singleton dimensions differ) and dtype."
+        return _match_target(input, target).to(input.dtype)
+
+    def _elementwise(self, input: Tensor, target: Tensor) -> Tensor:
+        "Unreduced loss, first dimension over events."
+        raise NotImplementedError
+
+    def forward(self, input: Tensor,  # Predictions, shape (n,) or (n, n_outputs)
+                target: Tensor  # Targets, as the loss's own docstring says
                ) -> Tensor:  # Scalar weighted loss
-        "Weighted mean of the squared residuals."
-        target = _match_target(input, target).to(input.dtype)
-        return weighted_mean(F.mse_loss(input, target, reduction='none'), self.weight)
+        "Weighted mean of the elementwise loss."
+        return weighted_mean(self._elementwise(input, self._prep_target(input, target)), self.weight)
 
-class WeightedMAE(nn.L1Loss):
-    "Mean-absolute error with per-event weights: `mean(w·|ŷ-y|)`."
-    def __init__(self, weight: Optional[Tensor] = None):  # Per-event weights, or `None` for unweighted
-        super().__init__(reduction='mean')
-        self.weight = weight
+class WeightedMSE(_WeightedLoss, nn.MSELoss):
+    "Mean-squared error with per-event weights: `mean(w·(ŷ-y)²)`; targets with as many elements as the predictions."
+    def _elementwise(self, input: Tensor, target: Tensor) -> Tensor: return F.mse_loss(input, target, reduction='none')
 
-    def forward(self, input: Tensor,  # Predictions, shape (n,) or (n, n_targets)
-                target: Tensor  # Targets, same number of elements as `input`
-               ) -> Tensor:  # Scalar weighted loss
-        "Weighted mean of the absolute residuals."
-        target = _match_target(input, target).to(input.dtype)
-        return weighted_mean(F.l1_loss(input, target, reduction='none'), self.weight)
+class WeightedMAE(_WeightedLoss, nn.L1Loss):
+    "Mean-absolute error with per-event weights: `mean(w·|ŷ-y|)`; targets with as many elements as the predictions."
+    def _elementwise(self, input: Tensor, target: Tensor) -> Tensor: return F.l1_loss(input, target, reduction='none')
 
-# %% ../../../nbs/31_losses.ipynb #faedfeec
-class WeightedFractionalMSE(nn.MSELoss):
-    "Fractional mean-squared error with per-event weights: `mean(w·(ŷ-y)²/y)`."
-    def __init__(self, weight: Optional[Tensor] = None):  # Per-event weights, or `None` for unweighted
-        super().__init__(reduction='mean')
-        self.weight = weight
+# %% ../../../nbs/31_losses.ipynb #63759736
+class WeightedFractionalMSE(_WeightedLoss, nn.MSELoss):
+    "Fractional mean-squared error with per-event weights: `mean(w·(ŷ-y)²/y)`; non-zero targets."
+    def _elementwise(self, input: Tensor, target: Tensor) -> Tensor: return F.mse_loss(input, target, reduction='none')/target
 
-    def forward(self, input: Tensor,  # Predictions, shape (n,) or (n, n_targets)
-                target: Tensor  # Non-zero targets, same number of elements as `input`
-               ) -> Tensor:  # Scalar weighted loss
-        "Weighted mean of the squared residuals divided by the targets."
-        target = _match_target(input, target).to(input.dtype)
-        return weighted_mean(F.mse_loss(input, target, reduction='none')/target, self.weight)
+# %% ../../../nbs/31_losses.ipynb #e629ac5f
+class WeightedBCE(_WeightedLoss, nn.BCELoss):
+    "Binary cross-entropy with per-event weights: `mean(-w·(y·log p + (1-y)·log(1-p)))`; probabilities p, targets y in [0, 1]."
+    def _elementwise(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.binary_cross_entropy(input, target, reduction='none')
 
-# %% ../../../nbs/31_losses.ipynb #c9364ec1
-class WeightedBCE(nn.BCELoss):
-    "Binary cross-entropy on probabilities with per-event weights: `mean(-w·(y·log p + (1-y)·log(1-p)))`."
-    def __init__(self, weight: Optional[Tensor] = None):  # Per-event weights, or `None` for unweighted
-        super().__init__(weight=None, reduction='mean')
-        self.weight = weight
-
-    def forward(self, input: Tensor,  # Predicted probabilities in [0, 1], shape (n,) or (n, n_labels)
-                target: Tensor  # Targets in [0, 1], same number of elements as `input`
-               ) -> Tensor:  # Scalar weighted loss
-        "Weighted mean of the binary cross-entropy."
-        target = _match_target(input, target).to(input.dtype)
-        return weighted_mean(F.binary_cross_entropy(input, target, reduction='none'), self.weight)
-
-class WeightedCCE(nn.NLLLoss):
-    "Categorical cross-entropy on log-probabilities with per-event weights: `mean(-w·log p_y)`."
-    def __init__(self, weight: Optional[Tensor] = None):  # Per-event weights, or `None` for unweighted
-        super().__init__(weight=None, reduction='mean')
-        self.weight = weight
-
-    def forward(self, input: Tensor,  # Log-probabilities, shape (n, n_classes)
-                target: Tensor  # Class indices, shape (n,) or (n, 1)
-               ) -> Tensor:  # Scalar weighted loss
-        "Weighted mean of the negative log-likelihood of the true class."
+class WeightedCCE(_WeightedLoss, nn.NLLLoss):
+    "Categorical cross-entropy with per-event weights: `mean(-w·log p_y)`; log-probabilities (n, n_classes), class indices y."
+    def _prep_target(self, input: Tensor, target: Tensor) -> Tensor:
+        "Class indices as a flat int64 tensor, one per event (shape (n,) or (n, 1) accepted)."
         if target.numel() != input.shape[0]:
             raise ValueError(f"target: expected one class index per event ({input.shape[0]}), "
                              f"got shape {tuple(target.shape)}")
-        return weighted_mean(F.nll_loss(input, target.reshape(-1).long(), reduction='none'), self.weight)
+        return target.reshape(-1).long()
+
+    def _elementwise(self, input: Tensor, target: Tensor) -> Tensor: return F.nll_loss(input, target, reduction='none')
