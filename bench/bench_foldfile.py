@@ -5,6 +5,8 @@ Run: `.venv/bin/python bench/bench_foldfile.py` (about a minute; needs ~2.5 GB f
 Writes its figures to bench/_out/foldfile.md. Temporary files are deleted afterwards.
 """
 from pathlib import Path
+
+from _report import write_report
 import importlib.util, json, os, platform, subprocess, sys, tempfile, time
 
 import h5py
@@ -142,10 +144,8 @@ def main() -> None:
         extra = (r['peak_kb'] - r['base_kb']) * 1024
         lines.append(f"| {name} | {r['base_kb'] / 1024:.0f} | {r['peak_kb'] / 1024:.0f} | {extra / 1e6:.0f} | "
                      f"{r['fold_bytes'] / 1e6:.0f} | {extra / r['fold_bytes']:.2f} | {r['secs']:.1f} |")
-    if 'FoldYielder' not in rss: lines += ['', 'FoldYielder (helper C) was not available: only the plain h5py read path was measured.']
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text('\n'.join(lines) + '\n')
-    print('\n'.join(lines))
+    if 'FoldYielder' not in rss: lines += ['', 'lumin.nn.data.fold_yielder could not be imported: only the plain h5py read path was measured.']
+    write_report(OUT.name, '\n'.join(lines))
 
 
 if __name__ == '__main__':

@@ -8,6 +8,8 @@ Run: .venv/bin/python bench/bench_hep.py
 """
 import os, platform, sys, time
 from pathlib import Path
+
+from _report import write_report
 import numpy as np
 import pandas as pd
 import vector
@@ -116,11 +118,6 @@ def main():
     lines += ['', 'The brute-force rows and the `ams_scan_slow` rows at the same size give the same AMS (to 1e-9) and the '
               'same cut (asserted when the benchmark runs).', '']
 
-    out = Path(__file__).parent/'_out'
-    out.mkdir(exist_ok=True)
-    tmp = out/'hep.md.tmp'
-    tmp.write_text('\n'.join(lines))
-    os.replace(tmp, out/'hep.md')
-    print('\n'.join(lines))
+    write_report('hep.md', '\n'.join(lines))
 
 if __name__ == '__main__': main()

@@ -2,13 +2,15 @@
 
 `python -c "import lumin.nn.training.train"` minus `python -c "import torch"`, each in fresh processes, alternated
 (A/B/A/B...), median of N_RUNS each. Goal: at most 0.5 s. The heaviest imports (from `python -X importtime`) are listed
-so the lead can see what dominates: every module's cumulative time, keeping only those not nested in a heavier listed one.
+to show what dominates: every module's cumulative time, keeping only those not nested in a heavier listed one.
 
 Run from the repository root: `.venv/bin/python bench/bench_import.py` (or `make bench`).
 Writes a markdown report to bench/_out/import.md (temporary file, then os.replace).
 """
 import os, platform, re, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
+
+from _report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT/'bench'/'_out'/'import.md'
@@ -119,11 +121,7 @@ def main() -> None:
     lines += ['', '## lumin modules by their own import time', '', '| module | self (ms) | cumulative (ms) |', '|---|---:|---:|']
     lines += [f'| `{n}` | {s:.1f} | {c:.1f} |' for n, s, c in lumin_self_times(TARGET)]
     text = '\n'.join(lines) + '\n'
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=OUT.parent, prefix='.import.', suffix='.tmp')
-    with os.fdopen(fd, 'w') as f: f.write(text)
-    os.replace(tmp, OUT)
-    print(text)
+    write_report(OUT.name, text)
 
 
 if __name__ == '__main__':

@@ -24,6 +24,8 @@ import cProfile, io, os, platform, pstats, statistics, sys, tempfile, time, warn
 from functools import partial
 from pathlib import Path
 
+from _report import write_report
+
 import numpy as np
 import pandas as pd
 import torch
@@ -230,11 +232,7 @@ def main() -> None:
               f'{"yes" if r >= GOALS[bs] else "**no**"} |' for bs, b, l, r, med, lo, hi in rows]
     if profiles: lines += ['', '## Where the time goes', ''] + [x for p in profiles for x in (p, '')]
     text = '\n'.join(lines) + '\n'
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmpname = tempfile.mkstemp(dir=OUT.parent, prefix='.training.', suffix='.tmp')
-    with os.fdopen(fd, 'w') as f: f.write(text)
-    os.replace(tmpname, OUT)
-    print(text)
+    write_report(OUT.name, text)
 
 
 if __name__ == '__main__':

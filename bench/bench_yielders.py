@@ -3,8 +3,10 @@
 Run from the repository root: `.venv/bin/python bench/bench_yielders.py` (or `make bench`).
 Writes a markdown table to bench/_out/yielders.md (temporary file, then os.replace).
 """
-import os, platform, sys, tempfile, time
+import os, platform, statistics, sys, tempfile, time
 from pathlib import Path
+
+from _report import write_report
 
 import numpy as np
 import torch
@@ -12,7 +14,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lumin.nn.data.batch_yielder import BatchYielder
 
-N_EVENTS, N_FEATS, BATCH_SIZES, N_REPEATS = 200_000, 30, (64, 256, 1024), 5
+N_EVENTS, N_FEATS, BATCH_SIZES, N_REPEATS = 200_000, 30, (64, 256, 1024), 15
 
 
 def make_fold(seed=0):
@@ -39,14 +41,11 @@ def yielder_epoch(by):
     return n
 
 
-def best_rate(fn):
-    "Best batches/s over N_REPEATS epochs (the minimum time is the least noisy estimate)."
-    times, n = [], 0
-    for _ in range(N_REPEATS):
-        t = time.perf_counter()
-        n = fn()
-        times.append(time.perf_counter() - t)
-    return n/min(times)
+def epoch_secs(fn):
+    "Wall time of one epoch and its number of batches."
+    t = time.perf_counter()
+    n = fn()
+    return time.perf_counter() - t, n
 
 
 def main():
@@ -56,28 +55,29 @@ def main():
     rows = []
     for bs in BATCH_SIZES:
         gen = torch.Generator().manual_seed(0)
-        bare = best_rate(lambda: bare_epoch(x, y, w, bs, gen))
         t = time.perf_counter()
         by = BatchYielder(x_np, bs=bs, objective='classification', targets=y_np, weights=w_np, seed=0)
         build = time.perf_counter() - t
-        yielder = best_rate(lambda: yielder_epoch(by))
-        rows.append((bs, bare, yielder, yielder/bare, build*1e3))
+        bare_t, yld_t = [], []
+        for _ in range(N_REPEATS):  # alternate the two loops so load spikes hit both alike
+            secs, n = epoch_secs(lambda: bare_epoch(x, y, w, bs, gen)); bare_t.append(secs)
+            secs, n = epoch_secs(lambda: yielder_epoch(by)); yld_t.append(secs)
+        pair_ratios = [b/y_ for b, y_ in zip(bare_t, yld_t)]
+        rows.append((bs, n/min(bare_t), n/min(yld_t), min(bare_t)/min(yld_t), statistics.median(pair_ratios),
+                     min(pair_ratios), max(pair_ratios), build*1e3))
     lines = [f"# BatchYielder vs bare tensor indexing",
              "",
              f"Fold: {N_EVENTS:,} events × {N_FEATS} float32 features, binary targets and weights; CPU, "
              f"torch {torch.__version__}, {torch.get_num_threads()} thread, Python {platform.python_version()}, "
-             f"best of {N_REPEATS} epochs. Both loops shuffle with `torch.randperm`, gather rows with `index_select` and drop the last partial batch.",
+             f"{N_REPEATS} alternating (bare, BatchYielder) epochs per batch size; throughput from the fastest epoch of each, "
+             f"and the median (range) of the per-pair ratios. Both loops shuffle with `torch.randperm`, gather rows with `index_select` and drop the last partial batch.",
              "",
-             "| bs | bare loop (batches/s) | BatchYielder (batches/s) | ratio yielder/bare | BatchYielder construction (ms) |",
-             "|---:|---:|---:|---:|---:|"]
-    lines += [f"| {bs} | {bare:,.0f} | {yld:,.0f} | {ratio:.2f} | {build:.1f} |" for bs, bare, yld, ratio, build in rows]
+             "| bs | bare loop (batches/s) | BatchYielder (batches/s) | ratio yielder/bare (fastest) | per-pair ratios: median (range) | BatchYielder construction (ms) |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {bs} | {bare:,.0f} | {yld:,.0f} | {ratio:.2f} | {med:.2f} ({lo:.2f}–{hi:.2f}) | {build:.1f} |"
+              for bs, bare, yld, ratio, med, lo, hi, build in rows]
     text = '\n'.join(lines) + '\n'
-    out = Path(__file__).resolve().parent/'_out'
-    out.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out, suffix='.tmp')
-    with os.fdopen(fd, 'w') as f: f.write(text)
-    os.replace(tmp, out/'yielders.md')
-    print(text)
+    write_report('yielders.md', text)
 
 
 if __name__ == '__main__': main()
