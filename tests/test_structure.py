@@ -1,0 +1,60 @@
+"""The notebook layout the design card fixes: the chapter openers exist, and a notebook imports only from lower-numbered ones.
+
+Run on its own with `pytest tests/test_structure.py -q`; it prints every offending import."""
+import json, re
+from pathlib import Path
+
+NBS = Path(__file__).resolve().parents[1]/'nbs'
+CHAPTERS = ['00_fold_file', '10_hep_proc', '20_blocks', '30_callbacks', '40_train', '50_ensemble', '60_plotting', '70_optimisation']
+_KEY = re.compile(r'^(\d+)([a-z]*)_')
+_IMPORT = re.compile(r'^\s*(?:from\s+(lumin(?:\.\w+)*)\s+import|import\s+(lumin(?:\.\w+)*))', re.M)
+_EXPORT_TO = re.compile(r'^#\|\s*export[si]?\s+([\w.]+)\s*$', re.M)
+_DEFAULT_EXP = re.compile(r'^#\|\s*default_exp\s+([\w.]+)', re.M)
+
+def nb_key(path: Path):
+    "Sort key of a numbered notebook: `02a_misc` -> (2, 'a')."
+    m = _KEY.match(path.name)
+    if m is None: raise ValueError(f'notebook {path.name} has no number prefix such as 02_ or 02a_')
+    return int(m.group(1)), m.group(2)
+
+def _code(path):
+    return [''.join(c['source']) for c in json.loads(path.read_text())['cells'] if c['cell_type'] == 'code']
+
+def notebooks(): return sorted(NBS.glob('[0-9]*.ipynb'), key=nb_key)
+
+def module_owners():
+    "Map each exported module (`lumin.a.b`) to the notebook that writes it."
+    owners = {}
+    for nb in notebooks():
+        for src in _code(nb):
+            for m in _DEFAULT_EXP.findall(src) + _EXPORT_TO.findall(src): owners.setdefault('lumin.' + m, nb)
+    return owners
+
+def backward_imports():
+    "Every (notebook, module, owner) where a notebook imports a module written by a notebook not below it."
+    owners, bad = module_owners(), []
+    for nb in notebooks():
+        for src in _code(nb):
+            for a, b in _IMPORT.findall(src):
+                mod = a or b
+                if mod == 'lumin': continue  # the package itself (its version), written by no notebook
+                cands = [m for m in owners if m == mod or m.startswith(mod + '.')]
+                for m in cands:
+                    own = owners[m]
+                    if own != nb and nb_key(own) >= nb_key(nb): bad.append((nb.stem, m, own.stem))
+    return sorted(set(bad))
+
+def test_chapter_openers():
+    names = {p.stem for p in notebooks()}
+    missing = [c for c in CHAPTERS if c not in names]
+    assert not missing, f'chapter notebooks missing: {missing}'
+    for c in CHAPTERS:
+        decade = [p.stem for p in notebooks() if nb_key(p)[0] // 10 == int(c[:2]) // 10]
+        assert decade[0] == c, f'{c} must open its chapter, but {decade[0]} sorts before it'
+
+def test_imports_only_from_lower_numbers():
+    bad = backward_imports()
+    assert not bad, 'notebooks importing from a notebook at or above their own number:\n' + '\n'.join(f'  {n} imports {m} (written by {o})' for n, m, o in bad)
+
+if __name__ == '__main__':
+    for n, m, o in backward_imports(): print(f'{n} imports {m} (written by {o})')
