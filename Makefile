@@ -4,24 +4,28 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
+# Where pip looks for torch. Empty: pip's configured index (a local CPU wheel on lumin's build machines; plain PyPI
+# serves the CUDA build on Linux x86_64). For the CPU build elsewhere: make TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+TORCH_SPEC := torch==2.13.0
 
-.PHONY: install demo test check-clean check-export pytest bench clean
+.PHONY: install demo test check-clean check-export pytest test-browser bench clean
 
 install: $(STAMP)
 
 $(STAMP): setup.py settings.ini
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q $(TORCH_SPEC) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) install -q -e ".[dev]"
-	$(PIP) install -q --no-deps pdpbox==0.3.0
 	touch $(STAMP)
 
 demo: install
 	$(PY) examples/demo.py
 
 check-clean: install
-	@before=$$(cat nbs/*.ipynb | md5sum); $(VENV)/bin/nbdev_clean; after=$$(cat nbs/*.ipynb | md5sum); \
+	@before=$$(find nbs -name '*.ipynb' | sort | xargs cat | md5sum); $(VENV)/bin/nbdev_clean; \
+	after=$$(find nbs -name '*.ipynb' | sort | xargs cat | md5sum); \
 	if [ "$$before" != "$$after" ]; then echo "FAIL: nbdev_clean changed notebooks: run nbdev_clean and commit"; exit 1; fi
 
 check-export: install
