@@ -108,9 +108,14 @@ LUMI = 140.  # integrated luminosity (fb⁻¹) for the AMS (LHC Run 2); toy weig
 BR = 10.  # AMS background regularisation term
 
 
-def write_pnn_sets(out_dir: Path) -> dict:
-    "Spec 004's importing step: two halves, a pipeline each, balanced training weights, four fold files."
-    df = make_toy_data(masses=MASSES, n_sig_per_mass=N_SIG_PER_MASS, n_bkg=N_BKG, seed=SEED + 1)
+def write_pnn_sets(out_dir: Path, n_sig_per_mass: int = N_SIG_PER_MASS, n_bkg: int = N_BKG, n_folds: int = PNN_FOLDS,
+                   seed: int = SEED + 1, verbose: bool = True) -> dict:
+    """Spec 004's importing step: two halves, a pipeline each, balanced training weights, four fold files.
+
+    Returns the fold files' paths (`'paths'`: `train_0`, `test_0`, `train_1`, `test_1`), the features, the events
+    (`'df'`), and each half's events (`'halves'`) and training events (`'trains'`) before transformation.
+    `tests/test_pnn_workflow.py` runs the same steps on a smaller sample."""
+    df = make_toy_data(masses=MASSES, n_sig_per_mass=n_sig_per_mass, n_bkg=n_bkg, seed=seed)
     cont_feats = toy_cont_feats(df, inc_res_mass=True)
     df['gen_orig_weight'] = df.gen_weight.astype(np.float64)
     add_bkg_res_mass(df, TRAIN_MASSES, seed=SEED)  # background masses drawn from the training masses only
@@ -128,20 +133,25 @@ def write_pnn_sets(out_dir: Path) -> dict:
         trn[cont_feats] = pipes[i].transform(trn[cont_feats].values.astype('float32'))
         tst[cont_feats] = pipes[1-i].transform(tst[cont_feats].values.astype('float32'))  # for the other ensemble
         balance_weights_resonant(trn, mass_col='res_mass_orig')  # res_mass itself is now standardised
-        paths[f'train_{i}'] = df2foldfile(trn, PNN_FOLDS, savename=out_dir/f'train_{i}', **kw)
-        paths[f'test_{i}'] = df2foldfile(tst, PNN_FOLDS, savename=out_dir/f'test_{i}', **kw)
-        print(f"  set {i} ({'even' if i == 0 else 'odd'} events): {len(trn)} training events (no {LEFT_OUT:.0f} GeV "
-              f"signal), {len(tst)} test events for ensemble {1-i}")
-    return paths
+        paths[f'train_{i}'] = df2foldfile(trn, n_folds, savename=out_dir/f'train_{i}', **kw)
+        paths[f'test_{i}'] = df2foldfile(tst, n_folds, savename=out_dir/f'test_{i}', **kw)
+        if verbose:
+            print(f"  set {i} ({'even' if i == 0 else 'odd'} events): {len(trn)} training events (no {LEFT_OUT:.0f} GeV "
+                  f"signal), {len(tst)} test events for ensemble {1-i}")
+    return dict(paths=paths, cont_feats=cont_feats, cat_feats=[], df=df, halves=halves, trains=trains)
+
+
+def pnn_builder(train_fy: FoldYielder) -> ModelBuilder:
+    "Spec 004's model: a dense swish body of three layers of 25, Adam with eps 1e-8."
+    return ModelBuilder('classification', cont_feats=train_fy.cont_feats, n_out=1, cat_embedder=CatEmbedder.from_fy(train_fy),
+                        body=partial(FullyConnected, act='swish', width=25, depth=3, dense=True, do=0),
+                        opt_args={'opt': 'adam', 'eps': 1e-08})
 
 
 def train_pnn(paths: dict, out_dir: Path, i: int) -> Path:
     "Spec 004's training step on set `i`: LR range test (set 0 only), train_models, ensemble saved with its pipeline."
     train_fy = FoldYielder(paths[f'train_{i}'], input_pipe=out_dir/f'input_pipe_{i}.pkl')
-    model_builder = ModelBuilder('classification', cont_feats=train_fy.cont_feats, n_out=1,
-                                 cat_embedder=CatEmbedder.from_fy(train_fy),
-                                 body=partial(FullyConnected, act='swish', width=25, depth=3, dense=True, do=0),
-                                 opt_args={'opt': 'adam', 'eps': 1e-08})
+    model_builder = pnn_builder(train_fy)
     if i == 0:
         start = time.perf_counter()
         finders = fold_lr_find(train_fy, model_builder, LR_BS, lr_bounds=[1e-7, 1e1], show_plot=False)
@@ -205,7 +215,7 @@ def main() -> None:
     print(f"\nlumin demo, part 2: PNN (spec 004) on toy resonances at {', '.join(f'{m:.0f}' for m in MASSES)} GeV, "
           f"{LEFT_OUT:.0f} GeV left out of training")
     start = time.perf_counter()
-    paths = write_pnn_sets(OUT_DIR)
+    paths = write_pnn_sets(OUT_DIR)['paths']
     names = [train_pnn(paths, OUT_DIR, i) for i in (0, 1)]
     for name in names: print(f"  ensemble saved to {name.resolve()}")
     print("\nlumin demo, part 3: each reloaded ensemble predicts the half it did not train on, at each mass hypothesis;"

@@ -9,30 +9,27 @@ The steps follow the walk-through of spec 004 on a small scale (7,600 events, 5 
    written as fold files.
 2. Training: `FoldYielder` with the pipeline's pickle, `CatEmbedder.from_fy`, `ModelBuilder` with the spec's dense
    swish body, `fold_lr_find`, `train_models` with a `OneCycle` schedule and an `AMS` metric on the original weights.
-3. Ensembling and testing: `Ensemble.from_results`, `add_input_pipe`, `save`, reload; predictions on the other half at
-   the left-out mass, via `ParametrisedPrediction` and, independently, by setting the mass column by hand.
+3. Ensembling and testing: spec 004's own cell (results read from `train_weights/results_file.pkl` with `pickle`,
+   `Ensemble.from_results`, `add_input_pipe`, `save`), reload; predictions on the other half at the left-out mass, via
+   `ParametrisedPrediction` and, independently, by setting the mass column by hand.
+
+The importing steps and the model are `write_pnn_sets` and `pnn_builder` of `examples/demo.py`, which runs the same
+workflow at a larger scale, so the demo and this test share one implementation.
 
 As in the spec, two ensembles are trained, one per half, and each is tested on the other half, so every event gets a
 prediction from an ensemble that never saw it. The whole module takes about 10 s on an idle 2-core CPU.
 """
-import math, os, warnings
+import importlib.util, math, os, pickle, warnings
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from lumin.data_processing.toy_data import make_toy_data, toy_cont_feats
-from lumin.data_processing.pre_proc import fit_input_pipe, load_pipe
-from lumin.data_processing.pnn_proc import add_bkg_res_mass, balance_weights_resonant
-from lumin.data_processing.file_proc import df2foldfile
+from lumin.data_processing.pre_proc import load_pipe
 from lumin.nn.data.fold_yielder import FoldYielder
-from lumin.nn.models.helpers import CatEmbedder
-from lumin.nn.models.blocks.body import FullyConnected
-from lumin.nn.models.model_builder import ModelBuilder
 from lumin.nn.models.model import Model
 from lumin.nn.callbacks.cyclic_callbacks import OneCycle
 from lumin.nn.callbacks.pred_handlers import ParametrisedPrediction
@@ -41,10 +38,13 @@ from lumin.nn.training.train import train_models
 from lumin.nn.ensemble.ensemble import Ensemble
 from lumin.optimisation.hyper_param import fold_lr_find
 
+# The PNN preparation and model of spec 004 are the demo's (examples/demo.py), run here on a smaller sample
+_spec = importlib.util.spec_from_file_location('lumin_demo', Path(__file__).resolve().parents[1]/'examples'/'demo.py')
+demo = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(demo)
+
 SEED = 0
-MASSES = [300., 400., 500., 600., 700., 800.]  # resonance masses of the toy signal (GeV)
-LEFT_OUT = 600.  # mass never seen in training (GeV)
-TRAIN_MASSES = [m for m in MASSES if m != LEFT_OUT]
+MASSES, LEFT_OUT, TRAIN_MASSES = demo.MASSES, demo.LEFT_OUT, demo.TRAIN_MASSES  # resonance masses (GeV); 600 left out
 N_SIG_PER_MASS, N_BKG = 600, 4000
 N_FOLDS, N_MODELS, N_EPOCHS, BS = 5, 3, 15, 128  # spec 004: 10 folds, 10 models, 15 epochs, bs 1024
 LR_BS = 16  # fold_lr_find trains on a single fold (~700 events here): a small batch gives the sweep ~40 steps
@@ -52,33 +52,25 @@ N_TRN_FOLDS = N_FOLDS - 1  # each model validates on one fold and trains on the 
 AUC_MIN = 0.90  # weighted ROC AUC required at the left-out mass (0.97-0.98 over seeds 0-4)
 AUC_GAIN_MIN = 0.15  # required margin over the AUC of the same events at a wrong hypothesis, 300 GeV (0.6-0.76)
 
+# Spec 004's cell after training, verbatim (its `run_name` is defined by the walk-through's earlier cells)
+SPEC_004_ENSEMBLE_CELL = """
+with open('train_weights/results_file.pkl', 'rb') as fin:   
+    results = pickle.load(fin)
+    
+ensemble = Ensemble.from_results(results, n_models, model_builder, metric='loss')
+ensemble.add_input_pipe(train_fy.input_pipe)
+
+name = f'weights/selected_set_0_{run_name}'
+
+ensemble.save(name, feats=train_fy.cont_feats+train_fy.cat_feats, overwrite=True)
+"""
+
 
 def make_sets(tmp: Path) -> dict:
-    "Spec 004's importing notebook on toy data: returns the paths written and the features used."
-    df = make_toy_data(masses=MASSES, n_sig_per_mass=N_SIG_PER_MASS, n_bkg=N_BKG, seed=SEED)
-    cont_feats, cat_feats = toy_cont_feats(df, inc_res_mass=True), []
-    df['gen_orig_weight'] = df.gen_weight.astype(np.float64)
-    add_bkg_res_mass(df, TRAIN_MASSES, seed=SEED)  # background masses drawn from the training masses only
-    df['res_mass_orig'] = df.res_mass.astype(np.float64)
-    df['gen_strat_key'] = (df.gen_target*10_000 + df.res_mass_orig).astype(np.int64)  # class × mass strata
-    halves = [df[df.event_number % 2 == i].reset_index(drop=True) for i in (0, 1)]
-    trains = [h[h.res_mass_orig != LEFT_OUT].reset_index(drop=True) for h in halves]  # left-out mass not trained on
-    pipes = [fit_input_pipe(t, cont_feats, tmp/f'input_pipe_{i}') for i, t in enumerate(trains)]
-    sets = {}
-    for i in (0, 1):
-        trn, tst = trains[i].copy(), halves[i].copy()
-        trn[cont_feats] = pipes[i].transform(trn[cont_feats].values.astype('float32'))
-        tst[cont_feats] = pipes[1-i].transform(tst[cont_feats].values.astype('float32'))  # tested by the other ensemble
-        balance_weights_resonant(trn, mass_col='res_mass_orig')  # res_mass itself is now standardised
-        sets[f'train_{i}'] = df2foldfile(trn, N_FOLDS, cont_feats=cont_feats, cat_feats=cat_feats, targ_feats='gen_target',
-                                         wgt_feat='gen_weight', misc_feats=['gen_orig_weight', 'gen_strat_key', 'res_mass_orig'],
-                                         savename=tmp/f'train_{i}', targ_type='int', strat_key='gen_strat_key',
-                                         seed=SEED, verbose=False)
-        sets[f'test_{i}'] = df2foldfile(tst, N_FOLDS, cont_feats=cont_feats, cat_feats=cat_feats, targ_feats='gen_target',
-                                        wgt_feat='gen_weight', misc_feats=['gen_orig_weight', 'gen_strat_key', 'res_mass_orig'],
-                                        savename=tmp/f'test_{i}', targ_type='int', strat_key='gen_strat_key',
-                                        seed=SEED, verbose=False)
-    return dict(sets=sets, cont_feats=cont_feats, cat_feats=cat_feats, df=df, trains=trains, halves=halves)
+    "Spec 004's importing notebook on toy data: the paths written (`'sets'`), the features and the events."
+    out = demo.write_pnn_sets(tmp, n_sig_per_mass=N_SIG_PER_MASS, n_bkg=N_BKG, n_folds=N_FOLDS, seed=SEED, verbose=False)
+    out['sets'] = out.pop('paths')
+    return out
 
 
 @pytest.fixture(scope='module')
@@ -93,14 +85,11 @@ def workflow(tmp_path_factory):
         np.random.seed(SEED)
         torch.manual_seed(SEED)
         out = make_sets(tmp)
-        ensembles, results, histories = [], [], []
+        ensembles, results, histories, names = [], [], [], []
         for i in (0, 1):  # spec 004 trains one ensemble per half; each is tested on the other half
             train_fy = FoldYielder(out['sets'][f'train_{i}'], input_pipe=tmp/f'input_pipe_{i}.pkl')
             fys.append(train_fy)
-            cat_embedder = CatEmbedder.from_fy(train_fy)
-            body = partial(FullyConnected, act='swish', width=25, depth=3, dense=True, do=0)
-            model_builder = ModelBuilder('classification', cont_feats=train_fy.cont_feats, n_out=1,
-                                         cat_embedder=cat_embedder, body=body, opt_args={'opt': 'adam', 'eps': 1e-08})
+            model_builder = demo.pnn_builder(train_fy)
             if i == 0: out['lr_finders'] = fold_lr_find(train_fy, model_builder, LR_BS, lr_bounds=[1e-7, 1e1], show_plot=False)
             # spec 004: lengths=(45, 90) sub-epochs = 15 epochs × 9 training folds; here the same 1:2 split of
             # N_EPOCHS × N_TRN_FOLDS sub-epochs (the 'auto' unit reads lengths longer than n_epochs as sub-epochs)
@@ -110,19 +99,28 @@ def workflow(tmp_path_factory):
             metric_partials = [partial(AMS, n_total=train_fy.get_data_count(), br=10, wgt_name='gen_orig_weight',
                                        main_metric=False)]
             if i == 0: out['model_repr'] = repr(Model(model_builder))  # the spec shows the model
+            # set 0 is saved where spec 004 saves it (the default `train_weights`); set 1 beside it
+            where = {} if i == 0 else {'savepath': tmp/'train_weights_1'}
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter('always')
                 res, hist, cycle_losses = train_models(train_fy, N_MODELS, model_builder=model_builder, bs=BS,
                                                        cb_partials=cb_partials, metric_partials=metric_partials,
-                                                       n_epochs=N_EPOCHS, patience=N_EPOCHS,
-                                                       savepath=tmp/f'train_weights_{i}', live_fdbk=False)
+                                                       n_epochs=N_EPOCHS, patience=N_EPOCHS, live_fdbk=False, **where)
             out.setdefault('warnings', []).extend(caught)
-            ensemble = Ensemble.from_results(res, N_MODELS, model_builder, metric='loss', verbose=False)
-            ensemble.add_input_pipe(train_fy.input_pipe)
-            ensemble.save(tmp/'weights'/f'selected_set_{i}', feats=train_fy.cont_feats + train_fy.cat_feats, overwrite=True)
+            if i == 0:  # spec 004's own cell: results from the pickle, the ensemble saved under weights/
+                spec_ns = dict(pickle=pickle, Ensemble=Ensemble, n_models=N_MODELS, model_builder=model_builder,
+                               train_fy=train_fy, run_name='toy')
+                exec(SPEC_004_ENSEMBLE_CELL, spec_ns)
+                ensemble, name = spec_ns['ensemble'], tmp/spec_ns['name']
+                out['spec_results'] = spec_ns['results']
+            else:
+                ensemble = Ensemble.from_results(res, N_MODELS, model_builder, metric='loss', verbose=False)
+                ensemble.add_input_pipe(train_fy.input_pipe)
+                name = tmp/'weights'/f'selected_set_{i}'
+                ensemble.save(name, feats=train_fy.cont_feats + train_fy.cat_feats, overwrite=True)
+            names.append(name)
             ensembles.append(ensemble); results.append(res); histories.append(hist)
-        out.update(tmp=tmp, train_fy=fys[0], ensembles=ensembles, results=results, histories=histories,
-                   names=[tmp/'weights'/f'selected_set_{i}' for i in (0, 1)])
+        out.update(tmp=tmp, train_fy=fys[0], ensembles=ensembles, results=results, histories=histories, names=names)
         yield out
     finally:
         for fy in fys: fy.close()
@@ -201,6 +199,18 @@ def test_training_results(workflow):
             assert Path(res['path']).exists() and workflow['tmp'] in Path(res['path']).resolve().parents
             assert len(hist['val_loss']) == N_EPOCHS  # the 1-cycle spans exactly the requested epochs
             assert len(hist['AMS']) == N_EPOCHS
+
+
+def test_spec_004_results_pickle(workflow):
+    "Spec 004's cell loads `train_weights/results_file.pkl` with pickle: the same results, as built-in types only."
+    def builtin_only(obj):
+        if isinstance(obj, dict): return all(type(k) is str and builtin_only(v) for k, v in obj.items())
+        if isinstance(obj, list): return all(builtin_only(v) for v in obj)
+        return type(obj) in (str, int, float, bool, type(None))
+    assert workflow['spec_results'] == workflow['results'][0]
+    assert builtin_only(workflow['spec_results'])
+    with open(workflow['tmp']/'train_weights'/'cycle_file.pkl', 'rb') as fin: assert pickle.load(fin) == [[]]*N_MODELS
+    assert (workflow['tmp']/'weights'/'selected_set_0_toy').exists() and workflow['names'][0].name == 'selected_set_0_toy'
 
 
 # ---- Ensemble and testing ----

@@ -1,7 +1,7 @@
 """The notebook layout the design card fixes: the chapter openers exist, and a notebook imports only from lower-numbered ones.
 
 Run on its own with `pytest tests/test_structure.py -q`; it prints every offending import."""
-import json, re
+import ast, json, re
 from pathlib import Path
 
 NBS = Path(__file__).resolve().parents[1]/'nbs'
@@ -27,19 +27,31 @@ def module_owners():
     owners = {}
     for nb in notebooks():
         for src in _code(nb):
-            for m in _DEFAULT_EXP.findall(src) + _EXPORT_TO.findall(src): owners.setdefault('lumin.' + m, nb)
+            for m in _DEFAULT_EXP.findall(src) + _EXPORT_TO.findall(src): owners.setdefault('lumin.' + m.removesuffix('.__init__'), nb)
     return owners
+
+def _imported_modules(src: str, owners):
+    "The lumin modules a cell imports: `from lumin.a import b` names `lumin.a.b` when that is a module, else `lumin.a`."
+    lines = [l for l in src.split('\n') if not l.lstrip().startswith(('%', '!'))]
+    try: tree = ast.parse('\n'.join(lines))
+    except SyntaxError: return set(m for a, b in _IMPORT.findall(src) for m in [a or b])
+    mods = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import): mods |= {a.name for a in node.names if a.name.startswith('lumin')}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith('lumin'):
+            for a in node.names:
+                sub = f'{node.module}.{a.name}'
+                mods.add(sub if any(m == sub or m.startswith(sub + '.') for m in owners) else node.module)
+    return mods
 
 def backward_imports():
     "Every (notebook, module, owner) where a notebook imports a module written by a notebook not below it."
     owners, bad = module_owners(), []
     for nb in notebooks():
         for src in _code(nb):
-            for a, b in _IMPORT.findall(src):
-                mod = a or b
+            for mod in _imported_modules(src, owners):
                 if mod == 'lumin': continue  # the package itself (its version), written by no notebook
-                cands = [m for m in owners if m == mod or m.startswith(mod + '.')]
-                for m in cands:
+                for m in ([mod] if mod in owners else [m for m in owners if m.startswith(mod + '.')]):
                     own = owners[m]
                     if own != nb and nb_key(own) >= nb_key(nb): bad.append((nb.stem, m, own.stem))
     return sorted(set(bad))

@@ -13,17 +13,22 @@ if TYPE_CHECKING: import pandas as pd
 # %% auto #0
 __all__ = ['new_balance_weights_resonant', 'add_bkg_res_mass', 'balance_weights_resonant']
 
-# %% ../../nbs/09_pnn_proc.ipynb #7433913b
+# %% ../../nbs/09_pnn_proc.ipynb #eb2009db
 def _check_pnn_df(df:pd.DataFrame, cols:Sequence[str], targ_col:str) -> np.ndarray:
     "The targets of `df` as a boolean signal mask, after checking `cols` exist and the targets are 0 or 1."
+    if not hasattr(df, 'columns') or not hasattr(df, 'loc'): raise TypeError(f"df: expected a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in cols if c not in df.columns]
     if missing: raise KeyError(f"Columns {missing} not found in the DataFrame")
+    if len(df) == 0: raise ValueError("df: expected at least one event, got an empty DataFrame")
+    for c in cols:
+        if df[c].ndim != 1: raise ValueError(f"{c}: expected one column of that name, got {df[c].shape[1]}")
+        if df[c].dtype.kind not in 'biuf': raise TypeError(f"{c}: expected a numeric column, got dtype {df[c].dtype}")
     targ = df[targ_col].to_numpy()
     bad = ~np.isin(targ, (0, 1))
     if bad.any(): raise ValueError(f"{targ_col}: expected 1 (signal) or 0 (background), got {sorted(set(targ[bad].tolist()))}")
     return targ == 1
 
-# %% ../../nbs/09_pnn_proc.ipynb #27f15102
+# %% ../../nbs/09_pnn_proc.ipynb #375fba9e
 def add_bkg_res_mass(df:pd.DataFrame, # events with a mass column (NaN for background) and a binary target; changed in place
                      masses:Optional[Sequence[float]]=None, # masses (GeV) to draw from uniformly; None: draw from the signal events' masses
                      seed:Optional[Union[int, np.random.Generator]]=None, # seed or generator of the draw; None is not reproducible
@@ -33,19 +38,23 @@ def add_bkg_res_mass(df:pd.DataFrame, # events with a mass column (NaN for backg
     "Give every background event a resonance mass drawn from the signal masses, in place."
     is_sig = _check_pnn_df(df, [mass_col, targ_col], targ_col)
     mass = df[mass_col].to_numpy()
-    n_nan = int(np.isnan(mass[is_sig].astype(np.float64)).sum())
+    sig_mass = mass[is_sig].astype(np.float64)
+    n_nan, n_inf = int(np.isnan(sig_mass).sum()), int(np.isinf(sig_mass).sum())
     if n_nan: raise ValueError(f"{mass_col}: expected a mass for every signal event, got {n_nan} signal events with NaN")
+    if n_inf: raise ValueError(f"{mass_col}: expected finite signal masses, got {n_inf} signal events with ±inf")
     if masses is None:
         if not is_sig.any(): raise ValueError(f"No signal events ({targ_col} == 1) to take masses from; pass `masses`")
         pool = mass[is_sig]
     else:
-        pool = np.asarray(masses, dtype=np.float64).reshape(-1)
-        if len(pool) == 0 or not np.isfinite(pool).all(): raise ValueError(f"masses: expected finite masses, got {list(masses)}")
+        arr = np.asarray(masses)
+        if arr.dtype.kind not in 'biuf': raise TypeError(f"masses: expected numbers (GeV), got {type(masses).__name__} of dtype {arr.dtype}")
+        pool = arr.astype(np.float64).reshape(-1)
+        if len(pool) == 0 or not np.isfinite(pool).all(): raise ValueError(f"masses: expected finite masses, got {list(pool)}")
     is_bkg = ~is_sig
     draws = np.random.default_rng(seed).choice(pool, int(is_bkg.sum()))
     df.loc[is_bkg, mass_col] = draws.astype(mass.dtype) if np.issubdtype(mass.dtype, np.floating) else draws
 
-# %% ../../nbs/09_pnn_proc.ipynb #137bd35e
+# %% ../../nbs/09_pnn_proc.ipynb #4ccd33e2
 def balance_weights_resonant(df:pd.DataFrame, # events with a mass for every event, a binary target and weights; changed in place
                              mass_col:str='res_mass', # column of the resonance mass (GeV)
                              targ_col:str='gen_target', # column of the target: 1 signal, 0 background
@@ -59,6 +68,10 @@ def balance_weights_resonant(df:pd.DataFrame, # events with a mass for every eve
     masses = np.unique(mass)
     target = len(df)/(2*len(masses))
     w = df[wgt_col].to_numpy(dtype=np.float64).copy()
+    if not np.isfinite(w).all():
+        raise ValueError(f"{wgt_col}: expected finite weights, got {int(np.isnan(w).sum())} NaN and {int(np.isinf(w).sum())} ±inf")
+    n_inf = int(np.isinf(mass).sum())
+    if n_inf: raise ValueError(f"{mass_col}: expected finite masses, got {n_inf} events with ±inf")
     for m in masses:
         for cls, name in ((False, 'background'), (True, 'signal')):
             sel = (mass == m) & (is_sig == cls)

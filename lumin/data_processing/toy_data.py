@@ -11,7 +11,20 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 
-# %% ../../nbs/01_toy_data.ipynb #c47e1fc8
+# %% ../../nbs/01_toy_data.ipynb #3ae1eca6
+def _check_count(n, name):
+    "Refuse a count that is not a non-negative int."
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f'{name} must be an int, got {type(n).__name__}')
+    if n < 0: raise ValueError(f'{name} must be non-negative, got {n}')
+
+def _check_p4(p4, name='p4'):
+    "`p4` as a finite float (n, 4) array."
+    p4 = np.asarray(p4, dtype=float)
+    if p4.ndim != 2 or p4.shape[1] != 4: raise ValueError(f'{name} must have shape (n, 4), got {p4.shape}')
+    if not np.isfinite(p4).all(): raise ValueError(f'{name} must be finite, got {int((~np.isfinite(p4)).any(1).sum())} rows with NaN or ±inf')
+    return p4
+
 def sample_falling_pt(rng:np.random.Generator, # random generator to draw from
                       n:int, # number of values to draw
                       pt0:float, # turn-over scale p_T0 (GeV)
@@ -19,18 +32,21 @@ def sample_falling_pt(rng:np.random.Generator, # random generator to draw from
                      )->np.ndarray: # n transverse momenta (GeV)
     "Draw transverse momenta from p(pT) ∝ pT/(pt0²+pT²)^power by inverting its CDF"
     if power <= 1: raise ValueError(f'power must exceed 1 for a normalisable spectrum, got {power}')
+    if not (np.isfinite(pt0) and pt0 > 0): raise ValueError(f'pt0 must be a positive, finite scale in GeV, got {pt0}')
+    _check_count(n, 'n')
     u = rng.random(n)
     return pt0*np.sqrt((1-u)**(-1/(power-1)) - 1)
 
-# %% ../../nbs/01_toy_data.ipynb #9bc601e1
+# %% ../../nbs/01_toy_data.ipynb #26373cfd
 def boost_p4(p4:np.ndarray, # (n, 4) four-momenta (E, px, py, pz) in the rest frame (GeV)
              beta:np.ndarray, # (n, 3) velocity of the rest frame in the lab, in units of c
              gamma:Optional[np.ndarray]=None # (n,) Lorentz factors; computed from beta when None
             )->np.ndarray: # (n, 4) four-momenta in the lab frame (GeV)
     "Lorentz-boost four-momenta `p4` by velocities `beta`"
-    p4, beta = np.asarray(p4, dtype=float), np.asarray(beta, dtype=float)
-    if p4.ndim != 2 or p4.shape[1] != 4: raise ValueError(f'p4 must have shape (n, 4), got {p4.shape}')
+    p4, beta = _check_p4(p4), np.asarray(beta, dtype=float)
     if beta.shape != (len(p4), 3): raise ValueError(f'beta must have shape {(len(p4), 3)}, got {beta.shape}')
+    if not np.isfinite(beta).all(): raise ValueError('beta must be finite, got NaN or ±inf')
+    if gamma is not None and np.shape(gamma) != (len(p4),): raise ValueError(f'gamma must have shape {(len(p4),)}, got {np.shape(gamma)}')
     if gamma is None:
         b2 = (beta**2).sum(1)
         if (b2 >= 1).any(): raise ValueError(f'|beta| must be below 1, got max |beta| = {np.sqrt(b2.max())}')
@@ -39,13 +55,14 @@ def boost_p4(p4:np.ndarray, # (n, 4) four-momenta (E, px, py, pz) in the rest fr
     p3 = p4[:, 1:] + ((gamma**2/(gamma+1))*bp + gamma*p4[:, 0])[:, None]*beta
     return np.concatenate([(gamma*(p4[:, 0]+bp))[:, None], p3], 1)
 
-# %% ../../nbs/01_toy_data.ipynb #368a227b
+# %% ../../nbs/01_toy_data.ipynb #cc4ff844
 def two_body_decay(rng:np.random.Generator, # random generator for the decay angles
                    parent_p4:np.ndarray, # (n, 4) parent four-momenta (E, px, py, pz) in the lab (GeV)
                    daughter_mass:float=0. # mass of each (identical) daughter (GeV)
                   )->Tuple[np.ndarray, np.ndarray]: # two (n, 4) arrays of daughter four-momenta in the lab
     "Isotropic decay of each parent into two equal-mass daughters, returned in the lab frame"
-    parent_p4 = np.asarray(parent_p4, dtype=float)
+    parent_p4 = _check_p4(parent_p4, 'parent_p4')
+    if not daughter_mass >= 0: raise ValueError(f'daughter_mass must be non-negative (GeV), got {daughter_mass}')
     m = np.sqrt(np.clip(parent_p4[:, 0]**2 - (parent_p4[:, 1:]**2).sum(1), 0, None))
     if (m < 2*daughter_mass).any(): raise ValueError(f'parent mass must be at least 2*daughter_mass = {2*daughter_mass}, got {m.min()}')
     n = len(parent_p4)
@@ -57,7 +74,7 @@ def two_body_decay(rng:np.random.Generator, # random generator for the decay ang
     gamma, beta = parent_p4[:, 0]/m, parent_p4[:, 1:]/parent_p4[:, :1]
     return boost_p4(np.concatenate([e, p3], 1), beta, gamma), boost_p4(np.concatenate([e, -p3], 1), beta, gamma)
 
-# %% ../../nbs/01_toy_data.ipynb #f36555bc
+# %% ../../nbs/01_toy_data.ipynb #d87456b3
 _PHI_MAX = np.nextafter(np.float32(np.pi), np.float32(0))  # largest float32 below π
 
 def wrap_phi(phi:np.ndarray, # azimuthal angles (rad), any range
@@ -71,10 +88,11 @@ def wrap_phi(phi:np.ndarray, # azimuthal angles (rad), any range
 def p4_to_ptetaphie(p4:np.ndarray # (n, 4) four-momenta (E, px, py, pz) (GeV)
                    )->Dict[str, np.ndarray]: # 'pT', 'eta', 'phi', 'E' arrays
     "Convert Cartesian four-momenta to transverse momentum, pseudorapidity, azimuth and energy"
+    p4 = _check_p4(p4)
     pt = np.hypot(p4[:, 1], p4[:, 2])
     return {'pT': pt, 'eta': np.arcsinh(p4[:, 3]/pt), 'phi': wrap_phi(np.arctan2(p4[:, 2], p4[:, 1]), float), 'E': p4[:, 0]}
 
-# %% ../../nbs/01_toy_data.ipynb #2801826e
+# %% ../../nbs/01_toy_data.ipynb #518ada14
 MUON_MASS = 0.10566  # GeV
 TOY_BKG_XSEC = 5000.  # fb
 
@@ -88,7 +106,7 @@ def toy_sample_names(masses:Sequence[float]=(300., 500., 700.) # resonance masse
     "Map `gen_sample` codes to readable sample names"
     return {0: 'bkg', **{i+1: f'sig_{m:g}' for i, m in enumerate(masses)}}
 
-# %% ../../nbs/01_toy_data.ipynb #4e78f414
+# %% ../../nbs/01_toy_data.ipynb #966e49af
 def _parent_p4(rng, m, pt0, sigma_y):
     "Four-momenta (E, px, py, pz) of parents with masses `m`, falling pT and Gaussian rapidity"
     n = len(m)
@@ -130,14 +148,9 @@ def _xsec_weights(rng, n, xsec):
     w = rng.lognormal(0, 0.1, n)
     return xsec*w/w.sum()
 
-# %% ../../nbs/01_toy_data.ipynb #610b5485
+# %% ../../nbs/01_toy_data.ipynb #e43cc575
 _KIN_OBJS, _KIN_VARS = ('l_0', 'l_1', 'j_0', 'j_1'), ('pT', 'eta', 'phi', 'E')
 TOY_KIN_FEATS = [f'{o}_{v}' for o in _KIN_OBJS for v in _KIN_VARS] + ['mpt_pT', 'mpt_phi']
-
-def _check_count(n, name):
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f'{name} must be an int, got {type(n).__name__}')
-    if n < 0: raise ValueError(f'{name} must be non-negative, got {n}')
 
 def make_toy_data(masses:Sequence[float]=(300., 500., 700.), # resonance masses M (GeV), one signal sample each
                   n_sig_per_mass:int=2000, # signal events per mass
@@ -187,11 +200,12 @@ def make_toy_data(masses:Sequence[float]=(300., 500., 700.), # resonance masses 
     out['event_number'] = order.astype(np.int64)
     return pd.DataFrame(out)
 
-# %% ../../nbs/01_toy_data.ipynb #956882f1
+# %% ../../nbs/01_toy_data.ipynb #a594f07b
 def toy_cont_feats(df:pd.DataFrame, # DataFrame from `make_toy_data` (possibly with extra columns)
                    inc_res_mass:bool=False # whether to append `res_mass`, the parameter of a PNN
                   )->List[str]: # kinematic feature names present in `df`
     "Continuous kinematic feature names of a toy-data DataFrame"
+    if not isinstance(df, pd.DataFrame): raise TypeError(f'df must be a pandas DataFrame, got {type(df).__name__}')
     feats = [f for f in TOY_KIN_FEATS if f in df.columns]
     if not feats: raise KeyError(f'no toy kinematic columns found; expected e.g. {TOY_KIN_FEATS[:2]}, got {list(df.columns)[:5]}')
     if inc_res_mass:

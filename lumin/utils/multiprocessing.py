@@ -11,7 +11,7 @@ import queue
 import warnings
 from typing import Any, Callable, Dict, List
 
-# %% ../../nbs/02a_multiprocessing.ipynb #631f169e
+# %% ../../nbs/02a_multiprocessing.ipynb #06adc302
 def _mp_context():
     "The 'fork' start method where available (functions need not be importable), else 'spawn'"
     return mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
@@ -21,7 +21,8 @@ def mp_run(args:List[Dict[Any, Any]], # list of argument dicts, one per process
           )->Dict[Any, Any]: # the merged result dicts
     "Run `func` once per argument dict in parallel processes and merge their result dicts"
     if not isinstance(args, (list, tuple)): raise TypeError(f'args must be a list of dicts, got {type(args).__name__}')
-    if not all(isinstance(a, dict) for a in args): raise TypeError('args must be a list of dicts; some entries are not dicts')
+    bad = [i for i, a in enumerate(args) if not isinstance(a, dict)]
+    if bad: raise TypeError(f'args must be a list of dicts; entry {bad[0]} is {type(args[bad[0]]).__name__}')
     if not callable(func): raise TypeError(f'func must be callable, got {type(func).__name__}')
     ctx = _mp_context()
     out_q = ctx.Queue()

@@ -12,18 +12,30 @@ from typing import Any, Dict, Optional, Tuple, Union
 import numpy as np
 from scipy.stats import gaussian_kde
 
-# %% ../../nbs/03_statistics.ipynb #55c2e3f1
+# %% ../../nbs/03_statistics.ipynb #a40a7e6c
+def _finite(arr:Any, name:str) -> np.ndarray:
+    "`arr` as a flat float array, refusing NaN and ±inf with an error naming `name`."
+    try: arr = np.asarray(arr, dtype=float).ravel()
+    except (TypeError, ValueError) as e: raise TypeError(f'{name} must be numeric, got {e}') from e
+    bad = ~np.isfinite(arr)
+    if bad.any(): raise ValueError(f'{name} must be finite: {int(np.isnan(arr).sum())} NaN and {int(np.isinf(arr).sum())} ±inf values, '
+                                   f'e.g. {arr[bad][0]} at index {np.flatnonzero(bad)[0]}')
+    return arr
+
+def _check_weights(weights:Any, n:int, data_name:str) -> np.ndarray:
+    "Finite, non-negative weights, one per value, with a positive sum."
+    w = _finite(weights, 'weights')
+    if len(w) != n: raise ValueError(f'weights must match {data_name} in length, got {len(w)} and {n}')
+    if (w < 0).any() or w.sum() <= 0: raise ValueError(f'weights must be non-negative with a positive sum, got minimum {w.min()} and sum {w.sum()}')
+    return w
+
 def get_moments(arr:np.ndarray, # univariate data
                 weights:Optional[np.ndarray]=None # optional non-negative weights, one per value
                )->Tuple[float, float, float, float]: # mean, its uncertainty, standard deviation, its uncertainty
     "Mean and standard deviation of (weighted) data, with their statistical uncertainties"
-    arr = np.asarray(arr, dtype=float).ravel()
+    arr = _finite(arr, 'arr')
     if len(arr) < 2: raise ValueError(f'get_moments needs at least 2 values, got {len(arr)}')
-    if weights is None: w = np.ones_like(arr)
-    else:
-        w = np.asarray(weights, dtype=float).ravel()
-        if w.shape != arr.shape: raise ValueError(f'weights must match arr in length, got {len(w)} and {len(arr)}')
-        if (w < 0).any() or w.sum() <= 0: raise ValueError('weights must be non-negative with a positive sum')
+    w = np.ones_like(arr) if weights is None else _check_weights(weights, len(arr), 'arr')
     n_eff = w.sum()**2/(w**2).sum()
     if n_eff <= 1: raise ValueError(f'the effective number of values must exceed 1, got {n_eff:.3g}')
     mean = np.average(arr, weights=w)
@@ -34,13 +46,14 @@ def get_moments(arr:np.ndarray, # univariate data
     std_unc = np.sqrt(var_var)/(2*std) if std > 0 else 0.
     return float(mean), float(std/np.sqrt(n_eff)), float(std), float(std_unc)
 
-# %% ../../nbs/03_statistics.ipynb #028b6056
+# %% ../../nbs/03_statistics.ipynb #32e72155
 def uncert_round(value:float, # value to round
                  uncert:float, # its (non-negative) uncertainty
                  as_str:bool=False # return strings with the right number of decimals instead of floats
                 )->Union[Tuple[float, float], Tuple[str, str]]: # rounded value, rounded uncertainty
     "Round `value` and `uncert` to one significant figure of the uncertainty"
-    value, uncert = float(value), float(uncert)
+    try: value, uncert = float(value), float(uncert)
+    except (TypeError, ValueError) as e: raise TypeError(f'value and uncert must be numbers, got {value!r} and {uncert!r}') from e
     if uncert < 0: raise ValueError(f'uncert must be non-negative, got {uncert}')
     if uncert == 0 or not np.isfinite(uncert) or not np.isfinite(value):
         return (str(value), str(uncert)) if as_str else (value, uncert)
@@ -52,28 +65,28 @@ def uncert_round(value:float, # value to round
     decimals = max(digits, 0)
     return f'{value:.{decimals}f}', f'{uncert:.{decimals}f}'
 
-# %% ../../nbs/03_statistics.ipynb #ac039a13
+# %% ../../nbs/03_statistics.ipynb #73961b6c
 _BS_KEYS = {'data', 'name', 'weights', 'n', 'n_bootstrap', 'x', 'kde', 'mean', 'std', 'median', 'c68', 'seed'}
 
 def bootstrap_stats(args:Dict[str, Any], # see the table: data, name, weights, n_bootstrap, x, kde, mean, std, median, c68, seed
                     out_q:Optional[Any]=None # a multiprocessing queue to put the result dict into, if running as a worker
                    )->Optional[Dict[str, np.ndarray]]: # result dict (one value per resample) if `out_q` is None, else None
     "Statistics and KDEs of data computed on bootstrap resamples"
+    if not isinstance(args, dict): raise TypeError(f'args must be a dict of bootstrap settings, got {type(args).__name__}')
     unknown = set(args) - _BS_KEYS
     if unknown: raise KeyError(f'unknown bootstrap_stats keys {sorted(unknown)}; expected some of {sorted(_BS_KEYS)}')
     if 'data' not in args: raise KeyError("bootstrap_stats needs a 'data' key")
-    data = np.asarray(args['data'], dtype=float).ravel()
+    data = _finite(args['data'], 'data')
     if len(data) == 0: raise ValueError('data must not be empty')
     if 'n' in args and 'n_bootstrap' in args and args['n'] != args['n_bootstrap']:
         raise ValueError(f"got both n={args['n']} and n_bootstrap={args['n_bootstrap']}; give one")
     n_bootstrap = args.get('n_bootstrap', args.get('n', 100))
-    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 1:
-        raise ValueError(f'n_bootstrap must be a positive int, got {n_bootstrap!r}')
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)):
+        raise TypeError(f'n_bootstrap must be an int, got {type(n_bootstrap).__name__}')
+    if n_bootstrap < 1: raise ValueError(f'n_bootstrap must be positive, got {n_bootstrap}')
     prob = None
     if args.get('weights') is not None:
-        w = np.asarray(args['weights'], dtype=float).ravel()
-        if w.shape != data.shape: raise ValueError(f'weights must match data in length, got {len(w)} and {len(data)}')
-        if (w < 0).any() or w.sum() <= 0: raise ValueError('weights must be non-negative with a positive sum')
+        w = _check_weights(args['weights'], len(data), 'data')
         prob = w/w.sum()
     if args.get('kde') and args.get('x') is None: raise KeyError("kde=True needs the points 'x' at which to evaluate it")
     stats = [s for s in ('mean', 'std', 'median', 'c68', 'kde') if args.get(s)]

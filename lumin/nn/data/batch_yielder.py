@@ -5,23 +5,33 @@
 # %% auto #0
 __all__ = ['BatchYielder']
 
-# %% ../../../nbs/07_batch_yielder.ipynb #05c7ba87
+# %% ../../../nbs/07_batch_yielder.ipynb #49f66c64
 import math
 from typing import Optional, Union, Tuple, Iterator, List
 
 import numpy as np
 import torch
 from torch import Tensor
-from fastcore.basics import patch
+from fastcore.basics import patch, store_attr
 
 from ...utils.misc import device, parse_objective
 
-# %% ../../../nbs/07_batch_yielder.ipynb #c71befb8
-def _to_f32(arr:Union[np.ndarray, Tensor]) -> Tensor:
-    "Float32 tensor sharing memory with `arr` when possible."
-    return arr.float() if isinstance(arr, Tensor) else torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+# %% ../../../nbs/07_batch_yielder.ipynb #434285d1
+def _to_f32(arr:Union[np.ndarray, Tensor], name:str) -> Tensor:
+    "Float32 tensor sharing memory with `arr` when possible; a `TypeError` naming `name` unless `arr` holds numbers."
+    if isinstance(arr, Tensor):
+        if arr.is_complex(): raise TypeError(f"{name}: expected real numbers, got a {arr.dtype} tensor")
+        return arr.float()
+    a = np.asarray(arr)
+    if a.dtype.kind not in 'biuf': raise TypeError(f"{name}: expected an array of numbers, got {type(arr).__name__} of dtype {a.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
-# %% ../../../nbs/07_batch_yielder.ipynb #702a5589
+def _check_finite(t:Tensor, name:str) -> None:
+    "Raise a `ValueError` if `t` holds NaN or ±inf, counting each."
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name}: expected finite values, got {int(torch.isnan(t).sum())} NaN and {int(torch.isinf(t).sum())} ±inf")
+
+# %% ../../../nbs/07_batch_yielder.ipynb #bb2654de
 class BatchYielder:
     "Yield minibatches `(x, y, w)` of torch tensors from one fold of data held in memory."
     def __init__(self,
@@ -37,24 +47,38 @@ class BatchYielder:
                  drop_last:bool=True, # whether to drop a final batch smaller than `bs`
                  seed:Optional[int]=None # seed of the shuffling generator; None draws from torch's global RNG
                 ):
-        if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive integer, got {bs!r}")
-        self.bs, self.objective, self.shuffle, self.use_weights = int(bs), objective, shuffle, use_weights
-        self.bulk_move, self.drop_last, self.input_mask, self.seed = bulk_move, drop_last, input_mask, seed
-        self._kind = parse_objective(objective)
+        if not isinstance(bs, (int, np.integer)) or isinstance(bs, bool) or bs < 1:
+            raise ValueError(f"bs must be a positive integer, got {bs!r}")
+        store_attr('objective,shuffle,use_weights,bulk_move,input_mask,drop_last,seed')
+        self.bs, self._kind = int(bs), parse_objective(objective)
         self._dev = device if bulk_move else torch.device('cpu')
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
-        flat, matrix = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
-        flat = _to_f32(flat)
+        if isinstance(inputs, (tuple, list)):
+            if len(inputs) != 2: raise ValueError(f"inputs: expected an array or a pair (flat, matrix), got a {type(inputs).__name__} of {len(inputs)}")
+            flat, matrix = inputs
+        else: flat, matrix = inputs, None
+        flat = _to_f32(flat, 'inputs')
         if flat.dim() != 2: raise ValueError(f"Flat inputs must have shape (n_events, n_features), got {tuple(flat.shape)}")
-        if input_mask is not None:
-            mask = torch.as_tensor(np.asarray(input_mask))
-            if mask.dtype == torch.bool and len(mask) != flat.shape[1]:
-                raise ValueError(f"input_mask: expected {flat.shape[1]} booleans (one per flat feature), got {len(mask)}")
-            flat = flat[:, mask]
+        if len(flat) == 0: raise ValueError("inputs: expected at least one event, got 0 rows")
+        if input_mask is not None: flat = flat[:, self._mask(input_mask, flat.shape[1])]
         self.n_events = len(flat)
         self.inputs = flat.to(self._dev)
-        self.matrix_inputs = None if matrix is None else self._check_len(_to_f32(matrix), 'matrix inputs').to(self._dev)
+        self.matrix_inputs = None if matrix is None else self._check_len(_to_f32(matrix, 'matrix inputs'), 'matrix inputs').to(self._dev)
         self.targets, self.weights = targets, weights
+
+    @staticmethod
+    def _mask(input_mask:np.ndarray, n_feats:int) -> Tensor:
+        "The column selection `input_mask` (booleans or indices), checked against the `n_feats` flat features."
+        mask = torch.as_tensor(np.asarray(input_mask))
+        if mask.dtype == torch.bool:
+            if mask.dim() != 1 or len(mask) != n_feats:
+                raise ValueError(f"input_mask: expected {n_feats} booleans (one per flat feature), got shape {tuple(mask.shape)}")
+            return mask
+        if mask.is_floating_point() or mask.is_complex() or mask.dim() != 1:
+            raise TypeError(f"input_mask: expected a 1D boolean mask or integer column indices, got a {mask.dtype} array of shape {tuple(mask.shape)}")
+        bad = mask[(mask < -n_feats) | (mask >= n_feats)]
+        if len(bad): raise IndexError(f"input_mask: column indices must be in 0…{n_feats - 1}, got {bad.tolist()}")
+        return mask
 
     def _check_len(self, arr:Tensor, name:str) -> Tensor:
         "Raise a `ValueError` unless `arr` has one row per event."
@@ -69,13 +93,20 @@ class BatchYielder:
     def targets(self, targets:Optional[np.ndarray]) -> None:
         if targets is None: self._targets = None; return
         if self._kind == 'multiclass':
-            targets = targets if isinstance(targets, Tensor) else torch.as_tensor(np.asarray(targets))
+            if not isinstance(targets, Tensor):
+                arr = np.asarray(targets)
+                if arr.dtype.kind not in 'biuf': raise TypeError(f"targets: expected class indices, got dtype {arr.dtype}")
+                targets = torch.as_tensor(arr)
             if targets.dim() > 1 and targets.shape[1:].numel() == 1: targets = targets.reshape(-1)
-            if targets.is_floating_point() and not torch.equal(targets, targets.round()):
-                raise ValueError("Multiclass targets must be integer class indices, got non-integer values")
+            if targets.is_floating_point():
+                _check_finite(targets, 'targets')
+                if not torch.equal(targets, targets.round()):
+                    raise ValueError("Multiclass targets must be integer class indices, got non-integer values")
             targets = targets.long()
+            if (targets < 0).any(): raise ValueError(f"targets: expected class indices >= 0, got {int(targets.min())}")
         else:
-            targets = _to_f32(targets)
+            targets = _to_f32(targets, 'targets')
+            _check_finite(targets, 'targets')
             if targets.dim() == 1: targets = targets[:, None]
         self._targets = self._check_len(targets, 'targets').to(self._dev)
 
@@ -86,11 +117,15 @@ class BatchYielder:
     @weights.setter
     def weights(self, weights:Optional[np.ndarray]) -> None:
         if weights is None: self._weights = None; return
-        weights = _to_f32(weights).reshape(-1)
+        weights = _to_f32(weights, 'weights')
+        if weights.dim() > 1 and weights.shape[1:].numel() != 1:
+            raise ValueError(f"weights: expected one weight per event, shape (n,) or (n, 1), got {tuple(weights.shape)}")
+        weights = weights.reshape(-1)
+        _check_finite(weights, 'weights')
         if self._kind != 'multiclass': weights = weights[:, None]
         self._weights = self._check_len(weights, 'weights').to(self._dev)
 
-# %% ../../../nbs/07_batch_yielder.ipynb #3c03c5aa
+# %% ../../../nbs/07_batch_yielder.ipynb #d29c0052
 def _take(t:Tensor, sel:Union[slice, Tensor]) -> Tensor:
     "Rows `sel` of `t`: a view for a slice, one `index_select` gather for a tensor of indices."
     return t[sel] if isinstance(sel, slice) else t.index_select(0, sel)
@@ -118,7 +153,7 @@ def __iter__(self:BatchYielder) -> Iterator[Tuple[Union[Tensor, Tuple[Tensor, Te
                                           None if y is None else y.to(device), None if w is None else w.to(device))
         yield x, y, w
 
-# %% ../../../nbs/07_batch_yielder.ipynb #1dc9799d
+# %% ../../../nbs/07_batch_yielder.ipynb #006ca258
 @patch
 def get_inputs(self:BatchYielder,
                on_device:bool=False # whether to return the tensors on `device` rather than on the CPU

@@ -5,13 +5,23 @@
 # %% auto #0
 __all__ = ['CatEmbedder', 'emb_fname']
 
-# %% ../../../nbs/22_helpers.ipynb #cc2c9439
+# %% ../../../nbs/22_helpers.ipynb #0110b570
+from numbers import Integral
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 import torch
-from fastcore.basics import patch
+from fastcore.basics import patch, store_attr
 
-# %% ../../../nbs/22_helpers.ipynb #c9d04afd
+# %% ../../../nbs/22_helpers.ipynb #462baafc
+def _pos_ints(name:str, vals:Any, n:int, what:str) -> List[int]:
+    "`vals` as a list of `n` positive integers (one `what` per feature), or a `TypeError`/`ValueError` naming `name`."
+    if isinstance(vals, (str, bytes)) or not hasattr(vals, '__len__'): raise TypeError(f"{name}: expected a list with one {what} per feature, got {type(vals).__name__}")
+    vals = list(vals)
+    if len(vals) != n: raise ValueError(f"{name}: expected one {what} per feature ({n}), got {len(vals)}")
+    bad = [v for v in vals if isinstance(v, bool) or not isinstance(v, Integral) or v < 1]
+    if bad: raise ValueError(f"{name}: expected positive integers, got {vals}")
+    return [int(v) for v in vals]
+
 class CatEmbedder:
     "Names, cardinalities and embedding sizes of the categorical features."
     def __init__(self,
@@ -20,30 +30,36 @@ class CatEmbedder:
                  emb_szs:Optional[List[int]]=None, # embedding size for each feature; `min(max_emb_sz, (1+card)//2)` if None
                  max_emb_sz:int=50, # upper limit on the default embedding sizes
                  emb_load_path:Optional[Union[Path,str]]=None): # folder with saved embeddings to load, if any
-        self.cat_names, self.cat_szs = list(cat_names), [int(s) for s in cat_szs]
-        if len(self.cat_szs) != len(self.cat_names):
-            raise ValueError(f"cat_szs: expected one cardinality per feature ({len(self.cat_names)}), got {len(self.cat_szs)}")
-        if any(s < 1 for s in self.cat_szs): raise ValueError(f"cat_szs: expected cardinalities >= 1, got {self.cat_szs}")
-        if max_emb_sz < 1: raise ValueError(f"max_emb_sz: expected a positive integer, got {max_emb_sz}")
-        self.max_emb_sz = int(max_emb_sz)
-        if emb_szs is None: emb_szs = [min(self.max_emb_sz, (1+s)//2) for s in self.cat_szs]
-        self.emb_szs = [int(s) for s in emb_szs]
-        if len(self.emb_szs) != len(self.cat_names):
-            raise ValueError(f"emb_szs: expected one embedding size per feature ({len(self.cat_names)}), got {len(self.emb_szs)}")
-        if any(s < 1 for s in self.emb_szs): raise ValueError(f"emb_szs: expected sizes >= 1, got {self.emb_szs}")
-        self.emb_load_path = None if emb_load_path is None else Path(emb_load_path)
+        if isinstance(cat_names, str) or not all(isinstance(n, str) for n in cat_names):
+            raise TypeError(f"cat_names: expected a list of feature names, got {cat_names!r}")
+        cat_names = list(cat_names)
+        dups = sorted({n for n in cat_names if cat_names.count(n) > 1})
+        if dups: raise ValueError(f"cat_names: expected distinct names, got {dups} more than once")
+        cat_szs = _pos_ints('cat_szs', cat_szs, len(cat_names), 'cardinality')
+        if isinstance(max_emb_sz, bool) or not isinstance(max_emb_sz, Integral) or max_emb_sz < 1:
+            raise ValueError(f"max_emb_sz: expected a positive integer, got {max_emb_sz!r}")
+        max_emb_sz = int(max_emb_sz)
+        if emb_szs is None: emb_szs = [min(max_emb_sz, (1+s)//2) for s in cat_szs]
+        emb_szs = _pos_ints('emb_szs', emb_szs, len(cat_names), 'embedding size')
+        emb_load_path = None if emb_load_path is None else Path(emb_load_path)
+        store_attr()
 
     @property
-    def n_cat_in(self) -> int: return len(self.cat_names)
+    def n_cat_in(self) -> int: # number of categorical features
+        "Number of categorical input columns."
+        return len(self.cat_names)
     @property
-    def n_cat_out(self) -> int: return sum(self.emb_szs)
+    def n_cat_out(self) -> int: # total width of the embeddings
+        "Sum of the embedding sizes: the head's output width for the categorical features."
+        return sum(self.emb_szs)
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str: # one line: `name:cardinality->embedding size` per feature
+        "Deterministic summary of the embedder."
         feats = ', '.join(f'{n}:{c}->{e}' for n, c, e in zip(self.cat_names, self.cat_szs, self.emb_szs))
         load = '' if self.emb_load_path is None else f", emb_load_path='{self.emb_load_path}'"
         return f"CatEmbedder({feats}{load})"
 
-# %% ../../../nbs/22_helpers.ipynb #20e3a49c
+# %% ../../../nbs/22_helpers.ipynb #c413ae5b
 @patch(cls_method=True)
 def from_fy(cls:CatEmbedder, fy:Any, # a `FoldYielder` or any object with `cat_feats` and `cat_maps` attributes
              emb_szs:Optional[List[int]]=None, # embedding size for each feature; default rule if None
@@ -51,13 +67,14 @@ def from_fy(cls:CatEmbedder, fy:Any, # a `FoldYielder` or any object with `cat_f
              emb_load_path:Optional[Union[Path,str]]=None # folder with saved embeddings to load, if any
             ) -> 'CatEmbedder': # embedder for the categorical features of `fy`
     "Make a `CatEmbedder` from the categorical-feature metadata of a fold yielder."
-    cat_feats = list(getattr(fy, 'cat_feats', None) or [])
-    cat_maps = getattr(fy, 'cat_maps', None) or {}
+    if not (hasattr(fy, 'cat_feats') and hasattr(fy, 'cat_maps')):
+        raise TypeError(f"fy: expected a FoldYielder (an object with cat_feats and cat_maps), got {type(fy).__name__}")
+    cat_feats, cat_maps = list(fy.cat_feats or []), fy.cat_maps or {}
     missing = [f for f in cat_feats if f not in cat_maps]
-    if missing: raise KeyError(f"cat_maps has no entry for categorical feature(s) {missing}; it has {sorted(cat_maps)}")
+    if missing: raise KeyError(f"fy.cat_maps has no entry for categorical feature(s) {missing}; it has {sorted(cat_maps)}")
     return cls(cat_feats, [len(cat_maps[f]) for f in cat_feats], emb_szs=emb_szs, max_emb_sz=max_emb_sz, emb_load_path=emb_load_path)
 
-# %% ../../../nbs/22_helpers.ipynb #19b7851e
+# %% ../../../nbs/22_helpers.ipynb #516fa229
 def emb_fname(feat:str # name of a categorical feature
              ) -> str: # file name of its saved embedding
     "File name used to save the embedding of feature `feat`."
@@ -69,7 +86,7 @@ def emb_path(self:CatEmbedder, feat:str, # name of a categorical feature
              ) -> Path: # path to the feature's embedding file
     "Path of the saved embedding of `feat`."
     path = self.emb_load_path if path is None else Path(path)
-    if path is None: raise ValueError("No folder given and emb_load_path is None")
+    if path is None: raise ValueError("path: no folder given and emb_load_path is None")
     return path/emb_fname(feat)
 
 @patch
@@ -80,11 +97,14 @@ def load_embed(self:CatEmbedder, feat:str # name of a categorical feature
     if feat not in self.cat_names: raise KeyError(f"{feat!r} is not a categorical feature; expected one of {self.cat_names}")
     fname = self.emb_path(feat)
     if not fname.exists(): raise FileNotFoundError(f"No saved embedding for {feat!r}: {fname} does not exist")
-    sd = torch.load(fname, map_location='cpu', weights_only=True)
+    try: sd = torch.load(fname, map_location='cpu', weights_only=True)
+    except Exception as e: raise ValueError(f"Saved embedding for {feat!r}: {fname} is not a readable state dict ({type(e).__name__}: {e})") from e
     i = self.cat_names.index(feat)
-    shape = tuple(sd['weight'].shape) if isinstance(sd, dict) and 'weight' in sd else None
+    w = sd.get('weight') if isinstance(sd, dict) else None
+    shape = tuple(w.shape) if isinstance(w, torch.Tensor) else None
     if shape != (self.cat_szs[i], self.emb_szs[i]):
         raise ValueError(f"Saved embedding for {feat!r}: expected weight shape {(self.cat_szs[i], self.emb_szs[i])}, got {shape}")
+    if not torch.isfinite(w).all(): raise ValueError(f"Saved embedding for {feat!r}: {fname} holds {(~torch.isfinite(w)).sum().item()} non-finite weight(s)")
     return sd
 
 @patch

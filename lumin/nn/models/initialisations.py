@@ -5,13 +5,14 @@
 # %% auto #0
 __all__ = ['INIT_SCHEMES', 'calc_fans', 'init_std', 'lookup_normal_init', 'lookup_uniform_init']
 
-# %% ../../../nbs/21_initialisations.ipynb #75af64bd
+# %% ../../../nbs/21_initialisations.ipynb #00d226f2
 import math
+from numbers import Integral
 from typing import Callable, Optional, Tuple
 import torch
 from torch import Tensor
 
-# %% ../../../nbs/21_initialisations.ipynb #5699f973
+# %% ../../../nbs/21_initialisations.ipynb #6de8ad34
 INIT_SCHEMES = {'relu':'kaiming', 'prelu':'kaiming', 'elu':'kaiming', 'gelu':'kaiming', 'swish':'kaiming',
                 'mish':'kaiming', 'selu':'lecun', 'sigmoid':'xavier', 'tanh':'xavier', 'linear':'xavier',
                 'softmax':'xavier', 'logsoftmax':'xavier'}
@@ -19,28 +20,40 @@ INIT_SCHEMES = {'relu':'kaiming', 'prelu':'kaiming', 'elu':'kaiming', 'gelu':'ka
 def calc_fans(w:Tensor # weight tensor of shape `(out, in, *kernel)`
              ) -> Tuple[int,int]: # `(fan_in, fan_out)`
     "Fan-in and fan-out of a weight tensor."
-    if w.dim() < 2: raise ValueError(f"Expected a weight with at least 2 dimensions (out, in, ...), got shape {tuple(w.shape)}")
+    if not isinstance(w, Tensor): raise TypeError(f"w: expected a weight tensor, got {type(w).__name__}")
+    if w.dim() < 2: raise ValueError(f"w: expected a weight with at least 2 dimensions (out, in, ...), got shape {tuple(w.shape)}")
+    if w.numel() == 0: raise ValueError(f"w: expected a non-empty weight, got shape {tuple(w.shape)}")
     receptive = math.prod(w.shape[2:])
     return w.shape[1]*receptive, w.shape[0]*receptive
+
+def _check_fan(name:str, fan) -> None:
+    if fan is None: return
+    if isinstance(fan, bool) or not isinstance(fan, Integral): raise TypeError(f"{name}: expected a positive integer, got {type(fan).__name__} {fan!r}")
+    if fan < 1: raise ValueError(f"{name}: expected a positive integer, got {fan}")
+
+def _scheme(act:str) -> str:
+    if not isinstance(act, str): raise TypeError(f"act: expected a string naming an activation, got {type(act).__name__}")
+    if act.lower() not in INIT_SCHEMES: raise ValueError(f"act: no initialisation scheme for activation {act!r}; expected one of {sorted(INIT_SCHEMES)}")
+    return INIT_SCHEMES[act.lower()]
 
 def init_std(act:str, # name of the activation following the layer
              fan_in:int, # number of inputs to each neuron
              fan_out:int # number of neurons fed by each input
             ) -> float: # standard deviation of the weights for this activation
     "Standard deviation of the initial weights for the scheme suited to `act`."
-    key = act.lower() if isinstance(act, str) else act
-    if key not in INIT_SCHEMES: raise ValueError(f"No initialisation scheme for activation {act!r}; expected one of {sorted(INIT_SCHEMES)}")
-    scheme = INIT_SCHEMES[key]
+    scheme = _scheme(act)
+    _check_fan('fan_in', fan_in)
+    _check_fan('fan_out', fan_out)
     if scheme == 'kaiming': return math.sqrt(2/fan_in)
     if scheme == 'lecun':   return math.sqrt(1/fan_in)
     return math.sqrt(2/(fan_in+fan_out))
 
-# %% ../../../nbs/21_initialisations.ipynb #05712703
+# %% ../../../nbs/21_initialisations.ipynb #b96ffe9b
 def _make_init(act:str, fan_in:Optional[int], fan_out:Optional[int], uniform:bool) -> Callable[[Tensor],None]:
-    init_std(act, 1, 1)  # validate the activation name now rather than when the layer is built
+    init_std(act, fan_in or 1, fan_out or 1)  # validate the arguments now rather than when the layer is built
     def init(w:Tensor) -> None:
         f_in, f_out = calc_fans(w)
-        std = init_std(act, fan_in or f_in, fan_out or f_out)
+        std = init_std(act, f_in if fan_in is None else fan_in, f_out if fan_out is None else fan_out)
         with torch.no_grad():
             if uniform: w.uniform_(-math.sqrt(3)*std, math.sqrt(3)*std)
             else:       w.normal_(0, std)

@@ -6,33 +6,33 @@
 __all__ = ['OPTIMISERS', 'AUTO_LOSSES', 'SAFE_PREFIXES', 'AUTO_ARGS', 'CONFIG_VERSION', 'lookup_opt', 'obj_path', 'import_obj',
            'encode_obj', 'decode_obj', 'ModelBuilder']
 
-# %% ../../../nbs/28_model_builder.ipynb #7038dc66
-import importlib, inspect, json, os, sys, tempfile, types
+# %% ../../../nbs/28_model_builder.ipynb #b1b856aa
+import importlib, inspect, json, math, sys
 from collections import OrderedDict
 from functools import partial
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from torch import nn
-from fastcore.basics import patch
-from ...utils.misc import device
-from .layers import lookup_act
+from fastcore.basics import patch, store_attr
+from ...utils.io import write_json
+from ...utils.misc import device, fn_name
+from .layers.activations import lookup_act
 from .initialisations import lookup_normal_init
 from .helpers import CatEmbedder
 from .blocks.abs_block import parse_objective
 from .blocks.head import CatEmbHead
 from .blocks.body import FullyConnected
 from .blocks.tail import ClassRegMulti
+from ..losses.basic_weighted import WeightedBCE, WeightedCCE, WeightedMSE
 
-# %% ../../../nbs/28_model_builder.ipynb #eda9097f
+# %% ../../../nbs/28_model_builder.ipynb #db289d6b
 OPTIMISERS = {'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW, 'sgd': torch.optim.SGD, 'rmsprop': torch.optim.RMSprop,
               'nadam': torch.optim.NAdam, 'radam': torch.optim.RAdam}
 
-AUTO_LOSSES = {'classification': 'lumin.nn.losses.basic_weighted.WeightedBCE',
-               'multilabel':     'lumin.nn.losses.basic_weighted.WeightedBCE',
-               'multiclass':     'lumin.nn.losses.basic_weighted.WeightedCCE',
-               'regression':     'lumin.nn.losses.basic_weighted.WeightedMSE'}
+AUTO_LOSSES = {'classification': WeightedBCE, 'multilabel': WeightedBCE, 'multiclass': WeightedCCE, 'regression': WeightedMSE}
 
 def lookup_opt(opt:Union[str,type] # optimiser name (see `OPTIMISERS`) or optimiser class
               ) -> type: # the optimiser class
@@ -43,7 +43,7 @@ def lookup_opt(opt:Union[str,type] # optimiser name (see `OPTIMISERS`) or optimi
     if inspect.isclass(opt) and issubclass(opt, torch.optim.Optimizer): return opt
     raise TypeError(f"opt: expected an optimiser name or a torch.optim.Optimizer subclass, got {opt!r}")
 
-# %% ../../../nbs/28_model_builder.ipynb #6b502275
+# %% ../../../nbs/28_model_builder.ipynb #020c7095
 SAFE_PREFIXES = ('lumin.', 'torch.nn.', 'torch.optim.')
 
 def obj_path(obj:Callable # class or function defined at the top level of an importable module
@@ -80,7 +80,7 @@ def import_obj(path:str, # import path 'package.module.Name'
         raise ValueError(f"Refusing to import {path!r}: it resolves to {getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__name__)}, outside {list(prefixes)}")
     return obj
 
-# %% ../../../nbs/28_model_builder.ipynb #4749bbbd
+# %% ../../../nbs/28_model_builder.ipynb #b94d2f3b
 def encode_obj(obj:Any # value to store: JSON scalars, lists, tuples, dicts, numpy arrays, classes, functions, partials
               ) -> Any: # JSON-able representation
     "Encode `obj` as JSON-able data, naming classes, functions and partials by import path."
@@ -97,6 +97,14 @@ def encode_obj(obj:Any # value to store: JSON scalars, lists, tuples, dicts, num
     if inspect.isclass(obj) or inspect.isfunction(obj) or inspect.isbuiltin(obj): return {'__callable__': obj_path(obj)}
     raise TypeError(f"Cannot store a {type(obj).__name__} in a config; expected JSON scalars, lists, tuples, dicts, arrays, classes, functions or partials")
 
+def _decode_array(data:Dict[str,Any]) -> np.ndarray:
+    "A numeric numpy array from `{'__ndarray__': nested lists, 'dtype': name}`, or a `ValueError` saying what is wrong."
+    try: dtype = np.dtype(data.get('dtype'))
+    except TypeError as e: raise ValueError(f"Malformed array in config: dtype {data.get('dtype')!r} is not a numpy dtype") from e
+    if dtype.kind not in 'biuf': raise ValueError(f"Malformed array in config: expected a numeric dtype, got {dtype}")
+    try: return np.array(data['__ndarray__'], dtype=dtype)
+    except (TypeError, ValueError) as e: raise ValueError(f"Malformed array in config: {e}") from e
+
 def decode_obj(data:Any, # output of `encode_obj` (e.g. read from JSON)
                trusted_prefixes:Sequence[str]=() # namespaces trusted in addition to `SAFE_PREFIXES`
               ) -> Any: # the value
@@ -105,12 +113,18 @@ def decode_obj(data:Any, # output of `encode_obj` (e.g. read from JSON)
     if isinstance(data, list): return [dec(o) for o in data]
     if not isinstance(data, dict): return data
     if '__callable__' in data: return import_obj(data['__callable__'], trusted_prefixes)
-    if '__partial__' in data: return partial(import_obj(data['__partial__'], trusted_prefixes), *dec(data.get('args', [])), **dec(data.get('kwargs', {})))
-    if '__tuple__' in data: return tuple(dec(data['__tuple__']))
-    if '__ndarray__' in data: return np.array(data['__ndarray__'], dtype=np.dtype(data['dtype']))
+    if '__partial__' in data:
+        args, kwargs = data.get('args', []), data.get('kwargs', {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise ValueError(f"Malformed partial {data['__partial__']!r} in config: expected 'args' a list and 'kwargs' a dict, got {type(args).__name__} and {type(kwargs).__name__}")
+        return partial(import_obj(data['__partial__'], trusted_prefixes), *dec(args), **dec(kwargs))
+    if '__tuple__' in data:
+        if not isinstance(data['__tuple__'], list): raise ValueError(f"Malformed tuple in config: expected a list, got {type(data['__tuple__']).__name__}")
+        return tuple(dec(data['__tuple__']))
+    if '__ndarray__' in data: return _decode_array(data)
     return {k: dec(v) for k, v in data.items()}
 
-# %% ../../../nbs/28_model_builder.ipynb #520ae926
+# %% ../../../nbs/28_model_builder.ipynb #e258423b
 AUTO_ARGS = {'head': ('cont_feats', 'cat_embedder', 'lookup_init', 'freeze'),
              'body': ('n_in', 'feat_map', 'lookup_init', 'lookup_act', 'freeze'),
              'tail': ('n_in', 'n_out', 'objective', 'lookup_init', 'freeze')}
@@ -124,15 +138,11 @@ def _missing_args(block:Callable, kind:str, given:Dict[str,Any]) -> List[str]:
     return [p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
             and p.name not in AUTO_ARGS[kind] and p.name not in given]
 
-def _block_name(block:Callable) -> str:
-    func = block.func if isinstance(block, partial) else block
-    return getattr(func, '__name__', type(func).__name__)
-
 def _check_required(block:Callable, kind:str, given:Dict[str,Any]) -> None:
     "Raise a `TypeError` naming the missing arguments of a block and how to pass them."
     missing = _missing_args(block, kind, given)
     if not missing: return
-    name = _block_name(block)
+    name = fn_name(block.func if isinstance(block, partial) else block)
     eg = ', '.join(f"{a!r}: {_SUGGESTED.get(a, '...')}" for a in missing)
     raise TypeError(f"{kind}: {name} needs {' and '.join(missing)}: pass model_args={{{kind!r}: {{{eg}}}}} or "
                     f"{kind}=partial({name}, {', '.join(f'{a}=...' for a in missing)})")
@@ -165,36 +175,52 @@ class ModelBuilder:
                  freeze_head:bool=False, # build the head with untrainable parameters
                  freeze_body:bool=False, # build the body with untrainable parameters
                  freeze_tail:bool=False): # build the tail with untrainable parameters
-        self.objective, self.parsed_objective = objective, parse_objective(objective)
-        if not isinstance(n_out, (int, np.integer)) or n_out < 1: raise ValueError(f"n_out: expected a positive integer, got {n_out!r}")
+        self.parsed_objective = parse_objective(objective)
+        if isinstance(n_out, bool) or not isinstance(n_out, Integral) or n_out < 1: raise ValueError(f"n_out: expected a positive integer, got {n_out!r}")
         if self.parsed_objective == 'multiclass' and n_out < 2: raise ValueError(f"n_out: a multiclass objective needs at least 2 classes, got {n_out}")
-        self.n_out = int(n_out)
-        if isinstance(cont_feats, str): raise TypeError(f"cont_feats must be a list of feature names, got the string {cont_feats!r}")
-        self.cont_feats = list(cont_feats or [])
+        n_out = int(n_out)
+        if isinstance(cont_feats, str): raise TypeError(f"cont_feats: expected a list of feature names, got the string {cont_feats!r}")
+        cont_feats = list(cont_feats or [])
+        if not all(isinstance(f, str) for f in cont_feats): raise TypeError(f"cont_feats: expected a list of feature names, got {cont_feats!r}")
         if cat_embedder is not None and not isinstance(cat_embedder, CatEmbedder): raise TypeError(f"cat_embedder: expected a CatEmbedder, got {type(cat_embedder).__name__}")
-        self.cat_embedder = cat_embedder
-        self.n_cat_in = 0 if cat_embedder is None else cat_embedder.n_cat_in
-        self.model_args = {k: dict(v) for k, v in (model_args or {}).items()}
-        unknown = [k for k in self.model_args if k not in AUTO_ARGS]
-        if unknown: raise KeyError(f"model_args: unknown block(s) {unknown}; expected keys among ['head', 'body', 'tail']")
-        for kind in AUTO_ARGS:
-            self.model_args.setdefault(kind, {})
-            clash = [k for k in AUTO_ARGS[kind] if k in self.model_args[kind]]
-            if clash: raise ValueError(f"model_args['{kind}']: argument(s) {clash} are set automatically by ModelBuilder")
+        names = cont_feats+([] if cat_embedder is None else cat_embedder.cat_names)
+        dups = sorted({f for f in names if names.count(f) > 1})
+        if dups: raise ValueError(f"cont_feats and cat_embedder.cat_names: expected distinct feature names, got {dups} more than once")
+        for name, flag in (('freeze_head', freeze_head), ('freeze_body', freeze_body), ('freeze_tail', freeze_tail)):
+            if not isinstance(flag, (bool, np.bool_)): raise TypeError(f"{name}: expected True or False, got {flag!r}")
+        if pretrain_file is not None and not isinstance(pretrain_file, (str, Path)): raise TypeError(f"pretrain_file: expected a file name or None, got {type(pretrain_file).__name__}")
+        pretrain_file = None if pretrain_file is None else str(pretrain_file)
         for kind, block in (('head', head), ('body', body), ('tail', tail)): _check_block(block, kind)
-        self.head, self.body, self.tail, self.lookup_init, self.lookup_act = head, body, tail, lookup_init, lookup_act
+        for name, fn in (('lookup_init', lookup_init), ('lookup_act', lookup_act)):
+            if not callable(fn): raise TypeError(f"{name}: expected a function, got {type(fn).__name__}")
+        store_attr('objective,n_out,cont_feats,cat_embedder,head,body,tail,lookup_init,lookup_act,pretrain_file,freeze_head,freeze_body,freeze_tail')
+        self.n_cat_in = 0 if cat_embedder is None else cat_embedder.n_cat_in
+        self._set_model_args(model_args)
         self._set_opt_args(opt_args)
         self._set_loss(loss)
         self._set_subsampling(cont_subsample_rate, guaranteed_feats)
-        self.pretrain_file = None if pretrain_file is None else str(pretrain_file)
-        self.freeze_head, self.freeze_body, self.freeze_tail = freeze_head, freeze_body, freeze_tail
 
-# %% ../../../nbs/28_model_builder.ipynb #fd0ee547
+# %% ../../../nbs/28_model_builder.ipynb #314bfb23
+@patch
+def _set_model_args(self:ModelBuilder, model_args:Optional[Dict[str,Dict[str,Any]]]) -> None:
+    if model_args is not None and not (isinstance(model_args, dict) and all(isinstance(v, dict) for v in model_args.values())):
+        raise TypeError(f"model_args: expected a dict of block name -> dict of arguments, got {model_args!r}")
+    self.model_args = {k: dict(v) for k, v in (model_args or {}).items()}
+    unknown = [k for k in self.model_args if k not in AUTO_ARGS]
+    if unknown: raise KeyError(f"model_args: unknown block(s) {unknown}; expected keys among ['head', 'body', 'tail']")
+    for kind in AUTO_ARGS:
+        self.model_args.setdefault(kind, {})
+        clash = [k for k in AUTO_ARGS[kind] if k in self.model_args[kind]]
+        if clash: raise ValueError(f"model_args['{kind}']: argument(s) {clash} are set automatically by ModelBuilder")
+
 @patch
 def _set_opt_args(self:ModelBuilder, opt_args:Optional[Dict[str,Any]]) -> None:
+    if opt_args is not None and not isinstance(opt_args, dict): raise TypeError(f"opt_args: expected a dict such as {{'opt': 'adam', 'lr': 2e-3}}, got {type(opt_args).__name__}")
     args = dict(opt_args or {})
     args.setdefault('opt', 'adamw' if 'weight_decay' in args else 'adam')
     args.setdefault('lr', 2e-3)
+    lr = args['lr']
+    if isinstance(lr, bool) or not isinstance(lr, Real) or not (math.isfinite(lr) and lr > 0): raise ValueError(f"opt_args['lr']: expected a positive, finite learning rate, got {lr!r}")
     opt = lookup_opt(args['opt'])
     params = inspect.signature(opt.__init__).parameters
     if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
@@ -212,13 +238,15 @@ def _set_loss(self:ModelBuilder, loss:Any) -> None:
 
 @patch
 def _set_subsampling(self:ModelBuilder, rate:Optional[float], guaranteed:Optional[List[str]]) -> None:
-    if rate is not None and not 0 < rate <= 1: raise ValueError(f"cont_subsample_rate: expected a fraction in (0, 1], got {rate}")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, Real) or not 0 < rate <= 1):
+        raise ValueError(f"cont_subsample_rate: expected a fraction in (0, 1], got {rate!r}")
+    if isinstance(guaranteed, str): raise TypeError(f"guaranteed_feats: expected a list of feature names, got the string {guaranteed!r}")
     guaranteed = list(guaranteed or [])
     missing = [f for f in guaranteed if f not in self.cont_feats]
     if missing: raise ValueError(f"guaranteed_feats: {missing} are not in cont_feats")
     self.cont_subsample_rate, self.guaranteed_feats = rate, guaranteed
 
-# %% ../../../nbs/28_model_builder.ipynb #5a62c068
+# %% ../../../nbs/28_model_builder.ipynb #4abe044a
 @patch
 def get_head(self:ModelBuilder, cont_feats:Optional[List[str]]=None # continuous features to build for; all of `self.cont_feats` if None
             ) -> nn.Module: # a new head
@@ -258,7 +286,7 @@ def get_out_size(self:ModelBuilder) -> int: # number of model outputs
     "Width of the output of the networks this builder makes."
     return self.build_model().tail.get_out_size()
 
-# %% ../../../nbs/28_model_builder.ipynb #19153fe9
+# %% ../../../nbs/28_model_builder.ipynb #85661e9d
 @patch
 def get_opt(self:ModelBuilder, model:nn.Module # network whose parameters the optimiser updates
            ) -> torch.optim.Optimizer: # a new optimiser
@@ -271,29 +299,33 @@ def get_opt(self:ModelBuilder, model:nn.Module # network whose parameters the op
     return opt_cls(model.parameters(), **kwargs)
 
 @patch
-def get_loss(self:ModelBuilder, trusted_prefixes:Sequence[str]=() # namespaces trusted in addition to `SAFE_PREFIXES`
-            ) -> Callable: # loss class or partial, instantiated per batch as `loss(weight=w)`
-    "The loss class: `self.loss`, or for 'auto' the weighted loss for the objective (imported now)."
-    if not isinstance(self.loss, str): return self.loss
-    path = AUTO_LOSSES[self.parsed_objective]
-    try: return import_obj(path, trusted_prefixes)
-    except ValueError as e: raise ImportError(f"loss='auto' needs {path} (lumin.nn.losses.basic_weighted), which could not be imported: {e}") from e
+def get_loss(self:ModelBuilder) -> Callable: # loss class or partial, instantiated per batch as `loss(weight=w)`
+    "The loss class: `self.loss`, or for 'auto' the weighted loss for the objective (see `AUTO_LOSSES`)."
+    return AUTO_LOSSES[self.parsed_objective] if isinstance(self.loss, str) else self.loss
 
 @patch
 def set_lr(self:ModelBuilder, lr:float # new learning rate
           ) -> None:
     "Set the learning rate of future optimisers."
+    if isinstance(lr, bool) or not isinstance(lr, Real) or not (math.isfinite(lr) and lr > 0): raise ValueError(f"lr: expected a positive, finite learning rate, got {lr!r}")
     self.opt_args['lr'] = lr
 
-# %% ../../../nbs/28_model_builder.ipynb #5596d296
+# %% ../../../nbs/28_model_builder.ipynb #c54eb125
 @patch
 def load_pretrained(self:ModelBuilder, model:nn.Module # network to load `pretrain_file` into
                    ) -> nn.Module: # the same network, with loaded weights
     "Load the state dict in `pretrain_file` into `model`."
-    if self.pretrain_file is None: raise ValueError("load_pretrained: pretrain_file is None")
-    state = torch.load(self.pretrain_file, map_location='cpu', weights_only=True)
+    fname = self.pretrain_file
+    if fname is None: raise ValueError("load_pretrained: pretrain_file is None")
+    if not Path(fname).is_file(): raise FileNotFoundError(f"pretrain_file: {fname} does not exist or is not a file")
+    try: state = torch.load(fname, map_location='cpu', weights_only=True)
+    except Exception as e: raise ValueError(f"pretrain_file: {fname} is not a readable state dict ({type(e).__name__}: {e})") from e
     if isinstance(state, dict) and isinstance(state.get('model'), dict): state = state['model']
-    model.load_state_dict(state)
+    if not isinstance(state, dict): raise ValueError(f"pretrain_file: {fname} holds a {type(state).__name__}, expected a state dict (or a dict with one under 'model')")
+    bad = [k for k, v in state.items() if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad: raise ValueError(f"pretrain_file: {fname} has NaN or infinite values in {bad}")
+    try: model.load_state_dict(state)
+    except RuntimeError as e: raise ValueError(f"pretrain_file: {fname} does not fit the network this builder makes: {e}") from e
     return model
 
 @patch
@@ -316,7 +348,7 @@ def get_model(self:ModelBuilder) -> Tuple[nn.Module, torch.optim.Optimizer, Call
     model = model.to(device)
     return model, self.get_opt(model), self.get_loss(), input_mask
 
-# %% ../../../nbs/28_model_builder.ipynb #62373b32
+# %% ../../../nbs/28_model_builder.ipynb #51a29ffd
 @patch
 def _init_args(self:ModelBuilder) -> Dict[str,Any]:
     "Constructor arguments that rebuild this builder."
@@ -337,13 +369,14 @@ def from_model_builder(cls:ModelBuilder, model_builder:ModelBuilder, # builder t
                        opt_args:Optional[Dict[str,Any]]=None # new optimiser settings; None keeps the original's
                       ) -> ModelBuilder: # the new builder
     "Copy `model_builder`, setting up pretraining, freezing and optionally a new loss or optimiser."
+    if not isinstance(model_builder, ModelBuilder): raise TypeError(f"model_builder: expected a ModelBuilder, got {type(model_builder).__name__}")
     args = model_builder._init_args()
     args.update(pretrain_file=pretrain_file, freeze_head=freeze_head, freeze_body=freeze_body, freeze_tail=freeze_tail)
     if loss is not None: args['loss'] = loss
     if opt_args is not None: args['opt_args'] = opt_args
     return cls(**args)
 
-# %% ../../../nbs/28_model_builder.ipynb #ed03990d
+# %% ../../../nbs/28_model_builder.ipynb #3f7fa7e7
 CONFIG_VERSION = 1
 
 @patch
@@ -360,53 +393,52 @@ def from_config(cls:ModelBuilder, config:Dict[str,Any], # output of `get_config`
                 trusted_prefixes:Sequence[str]=() # namespaces trusted in addition to `SAFE_PREFIXES`, e.g. ('myblocks.',)
                ) -> ModelBuilder: # the rebuilt builder
     "Rebuild a builder from `get_config` data, importing classes only from trusted namespaces."
+    if not isinstance(config, dict): raise ValueError(f"config: expected the dict made by ModelBuilder.get_config, got {type(config).__name__}")
     cfg = dict(config)
-    version = cfg.pop('config_version', None)
+    if 'config_version' not in cfg: raise ValueError(f"config: not a ModelBuilder configuration (no config_version; keys {sorted(cfg)})")
+    version = cfg.pop('config_version')
     if version != CONFIG_VERSION: raise ValueError(f"config_version: expected {CONFIG_VERSION}, got {version!r}")
     allowed = set(inspect.signature(cls.__init__).parameters)-{'self'}
     unknown = [k for k in cfg if k not in allowed]
     if unknown: raise KeyError(f"Unknown config key(s) {unknown}; expected keys among {sorted(allowed)}")
     ce = cfg.pop('cat_embedder', None)
+    if ce is not None:
+        if not isinstance(ce, dict): raise ValueError(f"config['cat_embedder']: expected the arguments of a CatEmbedder or None, got {type(ce).__name__}")
+        try: ce = CatEmbedder(**ce)
+        except TypeError as e: raise ValueError(f"config['cat_embedder']: {e}") from e
     args = {k: decode_obj(v, trusted_prefixes) for k, v in cfg.items()}
-    return cls(cat_embedder=None if ce is None else CatEmbedder(**ce), **args)
+    return cls(cat_embedder=ce, **args)
 
 @patch
 def save_config(self:ModelBuilder, path:Union[str,Path] # JSON file to write
-               ) -> None:
-    "Write the configuration to a JSON file."
-    path = Path(path)
-    text = json.dumps(self.get_config(), indent=2)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f: f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
+               ) -> Path: # `path`
+    "Write the configuration to a JSON file, atomically."
+    return write_json(self.get_config(), path)  # encoded in full before anything is written
 
 @patch(cls_method=True)
 def load_config(cls:ModelBuilder, path:Union[str,Path], # JSON file written by `save_config`
                 trusted_prefixes:Sequence[str]=() # namespaces trusted in addition to `SAFE_PREFIXES`
                ) -> ModelBuilder: # the rebuilt builder
     "Rebuild a builder from a JSON file written by `save_config`."
-    return cls.from_config(json.loads(Path(path).read_text()), trusted_prefixes)
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"path: {path} does not exist or is not a file")
+    try: config = json.loads(path.read_text(encoding='utf-8'))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e: raise ValueError(f"{path}: not a ModelBuilder configuration (not valid JSON: {e})") from e
+    return cls.from_config(config, trusted_prefixes)
 
-# %% ../../../nbs/28_model_builder.ipynb #0493263b
+# %% ../../../nbs/28_model_builder.ipynb #d2854daf
 def _fmt(obj:Any) -> str:
-    if isinstance(obj, partial):
-        kws = [repr(a) for a in obj.args]+[f'{k}={_fmt(v)}' for k, v in obj.keywords.items()]
-        return f"partial({_fmt(obj.func)}{''.join(', '+k for k in kws)})"
+    "Text for the repr: `fn_name` for callables and partials, recursing into lists and dicts."
     if isinstance(obj, list): return '['+', '.join(_fmt(o) for o in obj)+']'
     if isinstance(obj, dict): return '{'+', '.join(f'{k!r}: {_fmt(v)}' for k, v in obj.items())+'}'
-    if inspect.isclass(obj) or inspect.isfunction(obj): return obj.__name__
     if isinstance(obj, np.ndarray): return repr(obj.tolist())
-    return repr(obj)
+    return fn_name(obj) if callable(obj) else repr(obj)
 
 @patch
 def __repr__(self:ModelBuilder) -> str:
     opt = self.opt_args['opt']
     opt_kws = ', '.join(f'{k}={v!r}' for k, v in self.opt_args.items() if k != 'opt')
-    loss = f"'auto' ({AUTO_LOSSES[self.parsed_objective].rsplit('.', 1)[-1]})" if isinstance(self.loss, str) else _fmt(self.loss)
+    loss = f"'auto' ({fn_name(AUTO_LOSSES[self.parsed_objective])})" if isinstance(self.loss, str) else _fmt(self.loss)
     args = {k: v for k, v in self.model_args.items() if v}
     parts = [f"objective={self.objective!r}", f"n_out={self.n_out}", f"n_cont={len(self.cont_feats)}", f"n_cat={self.n_cat_in}",
              f"head={_fmt(self.head)}", f"body={_fmt(self.body)}", f"tail={_fmt(self.tail)}"]

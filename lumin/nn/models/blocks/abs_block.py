@@ -5,26 +5,36 @@
 # %% auto #0
 __all__ = ['AbsBlock', 'AbsHead', 'AbsBody', 'AbsTail', 'OBJECTIVES', 'parse_objective']
 
-# %% ../../../../nbs/23_abs_block.ipynb #c5f11e70
+# %% ../../../../nbs/23_abs_block.ipynb #155c64ff
+import math
 from abc import ABC, abstractmethod
+from numbers import Integral, Real
 from typing import Any, Callable, Dict, List, Optional
 from torch import nn, Tensor
+from fastcore.basics import store_attr
 from ..initialisations import lookup_normal_init
-from ..layers import lookup_act
+from ..layers.activations import lookup_act
 from ..helpers import CatEmbedder
 from ....utils.misc import OBJECTIVES, parse_objective
 
 # %% ../../../../nbs/23_abs_block.ipynb #2674359e
 _all_ = ['OBJECTIVES', 'parse_objective']
 
-# %% ../../../../nbs/23_abs_block.ipynb #ab32c695
+# %% ../../../../nbs/23_abs_block.ipynb #98905ced
+def _check_n(name:str, n:Any) -> int:
+    "`n` as an `int` if it is a positive integer, else a `TypeError`/`ValueError` naming `name`."
+    if isinstance(n, bool) or not isinstance(n, Integral): raise TypeError(f"{name}: expected a positive integer, got {type(n).__name__} {n!r}")
+    if n < 1: raise ValueError(f"{name}: expected a positive integer, got {n}")
+    return int(n)
+
 class AbsBlock(nn.Module, ABC):
     "Base class for network blocks: parameter counting, freezing and output width."
     def __init__(self,
                  lookup_init:Callable[[str,Optional[int],Optional[int]],Callable[[Tensor],None]]=lookup_normal_init, # activation name, fan-in, fan-out → weight initialiser
                  freeze:bool=False): # whether to start with the block's parameters untrainable
         super().__init__()
-        self.lookup_init, self.freeze = lookup_init, freeze
+        if not callable(lookup_init): raise TypeError(f"lookup_init: expected a function (act, fan_in, fan_out) -> initialiser, got {type(lookup_init).__name__}")
+        store_attr('lookup_init,freeze')  # names given: `ABC` sets `__slots__ = ()`, which a bare `store_attr()` would read as "store nothing"
 
     def get_param_count(self, trainable:bool=True # count only parameters with `requires_grad`
                        ) -> int: # number of (trainable) parameters
@@ -43,7 +53,7 @@ class AbsBlock(nn.Module, ABC):
     def get_out_size(self) -> int: # width of the block's output
         "Width of the block's output."
 
-# %% ../../../../nbs/23_abs_block.ipynb #97c178b2
+# %% ../../../../nbs/23_abs_block.ipynb #9e781714
 class AbsHead(AbsBlock):
     "Base class for head blocks, which take the model's inputs."
     def __init__(self,
@@ -52,14 +62,29 @@ class AbsHead(AbsBlock):
                  lookup_init:Callable[[str,Optional[int],Optional[int]],Callable[[Tensor],None]]=lookup_normal_init, # activation name, fan-in, fan-out → weight initialiser
                  freeze:bool=False): # whether to start with the block's parameters untrainable
         super().__init__(lookup_init=lookup_init, freeze=freeze)
-        if isinstance(cont_feats, str): raise TypeError(f"cont_feats must be a list of feature names, got the string {cont_feats!r}")
-        self.cont_feats, self.cat_embedder = list(cont_feats or []), cat_embedder
+        if isinstance(cont_feats, str): raise TypeError(f"cont_feats: expected a list of feature names, got the string {cont_feats!r}")
+        cont_feats = list(cont_feats or [])
+        if not all(isinstance(f, str) for f in cont_feats): raise TypeError(f"cont_feats: expected a list of feature names, got {cont_feats!r}")
+        if cat_embedder is not None and not isinstance(cat_embedder, CatEmbedder):
+            raise TypeError(f"cat_embedder: expected a CatEmbedder or None, got {type(cat_embedder).__name__}")
+        names = cont_feats+([] if cat_embedder is None else cat_embedder.cat_names)
+        dups = sorted({f for f in names if names.count(f) > 1})
+        if dups: raise ValueError(f"cont_feats and cat_embedder.cat_names: expected distinct feature names, got {dups} more than once")
+        store_attr('cont_feats,cat_embedder')
         self.n_cont_in = len(self.cont_feats)
         self.n_cat_in = 0 if cat_embedder is None else cat_embedder.n_cat_in
         self.n_in = self.n_cont_in+self.n_cat_in
         self.feat_map:Dict[str,List[int]] = {}
 
-# %% ../../../../nbs/23_abs_block.ipynb #552fd9dc
+# %% ../../../../nbs/23_abs_block.ipynb #a336a48c
+def _check_feat_map(feat_map:Any, n_in:int) -> Dict[str,List[int]]:
+    "A copy of `feat_map`, checked to map names to lists of indices within `[0, n_in)`."
+    if feat_map is None: return {}
+    if not isinstance(feat_map, dict): raise TypeError(f"feat_map: expected a dict of feature name -> list of indices, got {type(feat_map).__name__}")
+    bad = {f: i for f, i in feat_map.items() if any(isinstance(j, bool) or not isinstance(j, Integral) or not 0 <= j < n_in for j in i)}
+    if bad: raise ValueError(f"feat_map: expected indices in [0, {n_in}) for n_in={n_in}, got {bad}")
+    return {f: list(i) for f, i in feat_map.items()}
+
 class AbsBody(AbsBlock):
     "Base class for body blocks, which take the head's outputs."
     def __init__(self,
@@ -70,8 +95,9 @@ class AbsBody(AbsBlock):
                  freeze:bool=False, # whether to start with the block's parameters untrainable
                  bn_class:Callable[[int],nn.Module]=nn.BatchNorm1d): # batch-norm layer class, called with the number of features
         super().__init__(lookup_init=lookup_init, freeze=freeze)
-        if n_in < 1: raise ValueError(f"n_in: expected a positive number of inputs, got {n_in}")
-        self.n_in, self.feat_map, self.lookup_act, self.bn_class = n_in, dict(feat_map or {}), lookup_act, bn_class
+        n_in = _check_n('n_in', n_in)
+        feat_map = _check_feat_map(feat_map, n_in)
+        store_attr('n_in,feat_map,lookup_act,bn_class')
 
 class AbsTail(AbsBlock):
     "Base class for tail blocks, which produce the model's outputs."
@@ -83,10 +109,11 @@ class AbsTail(AbsBlock):
                  lookup_init:Callable[[str,Optional[int],Optional[int]],Callable[[Tensor],None]]=lookup_normal_init, # activation name, fan-in, fan-out → weight initialiser
                  freeze:bool=False): # whether to start with the block's parameters untrainable
         super().__init__(lookup_init=lookup_init, freeze=freeze)
-        if n_in < 1: raise ValueError(f"n_in: expected a positive number of inputs, got {n_in}")
-        if n_out < 1: raise ValueError(f"n_out: expected a positive number of outputs, got {n_out}")
-        self.n_in, self.n_out, self.objective, self.bias_init = n_in, n_out, objective, bias_init
+        n_in, n_out = _check_n('n_in', n_in), _check_n('n_out', n_out)
         self.parsed_objective = parse_objective(objective)
+        if bias_init is not None and (isinstance(bias_init, bool) or not isinstance(bias_init, Real) or not math.isfinite(bias_init)):
+            raise ValueError(f"bias_init: expected a finite number or None, got {bias_init!r}")
+        store_attr('n_in,n_out,objective,bias_init')
 
     def get_out_size(self) -> int: # number of outputs
         "Number of outputs."

@@ -5,17 +5,30 @@
 # %% auto #0
 __all__ = ['FCLayer', 'FullyConnected', 'MultiBlock', 'IdentBody']
 
-# %% ../../../../nbs/25_body.ipynb #94c85aed
-from functools import partial
+# %% ../../../../nbs/25_body.ipynb #d6ed925a
+import math
 import warnings
-from typing import Callable, Dict, List, Optional
+from functools import partial
+from numbers import Integral, Real
+from typing import Any, Callable, Dict, List, Optional
 import torch
 from torch import nn, Tensor
+from fastcore.basics import store_attr
 from ..initialisations import lookup_normal_init
-from ..layers import lookup_act
-from .abs_block import AbsBody
+from ..layers.activations import lookup_act
+from .abs_block import AbsBody, _check_n
 
-# %% ../../../../nbs/25_body.ipynb #41f6a0d4
+# %% ../../../../nbs/25_body.ipynb #94f92f2f
+def _check_do(do:Any) -> float:
+    "A dropout rate: 0 for None, else a number in [0, 1)."
+    do = do or 0
+    if isinstance(do, bool) or not isinstance(do, Real) or not 0 <= do < 1: raise ValueError(f"do: expected a dropout rate in [0, 1), got {do!r}")
+    return float(do)
+
+def _check_width(x:Tensor, n_in:int) -> None:
+    if not isinstance(x, Tensor): raise TypeError(f"x: expected a tensor, got {type(x).__name__}")
+    if x.dim() != 2 or x.shape[1] != n_in: raise ValueError(f"x: expected a (batch, {n_in}) tensor, got shape {tuple(x.shape)}")
+
 class FCLayer(nn.Module):
     "One hidden layer: linear → activation → (+ input if residual) → batch-norm → dropout."
     def __init__(self,
@@ -29,12 +42,14 @@ class FCLayer(nn.Module):
                  lookup_act:Callable[[str],nn.Module]=lookup_act, # activation name → activation layer
                  bn_class:Callable[[int],nn.Module]=nn.BatchNorm1d): # batch-norm layer class
         super().__init__()
-        if not 0 <= (do or 0) < 1: raise ValueError(f"do: expected a dropout rate in [0, 1), got {do}")
+        n_in, n_out, do = _check_n('n_in', n_in), _check_n('n_out', n_out), _check_do(do)
+        store_attr('n_in,n_out')
+        act_layer = lookup_act(act)  # an unknown name is reported with the list of activations
         self.res = res and n_in == n_out
         self.lin = nn.Linear(n_in, n_out)
         lookup_init(act, n_in, n_out)(self.lin.weight)
         nn.init.zeros_(self.lin.bias)
-        self.act = lookup_act(act)
+        self.act = act_layer
         self.bn = bn_class(n_out) if bn else None
         self.do = nn.Dropout(do) if do else None
 
@@ -49,7 +64,7 @@ class FCLayer(nn.Module):
         if self.do is not None: y = self.do(y)
         return y
 
-# %% ../../../../nbs/25_body.ipynb #3469d1b1
+# %% ../../../../nbs/25_body.ipynb #ac2d39f8
 class FullyConnected(AbsBody):
     "Fully connected hidden layers with optional batch-norm, dropout, residual or dense connections."
     def __init__(self,
@@ -68,13 +83,14 @@ class FullyConnected(AbsBody):
                  freeze:bool=False, # whether to start with the block's parameters untrainable
                  bn_class:Callable[[int],nn.Module]=nn.BatchNorm1d): # batch-norm layer class
         super().__init__(n_in=n_in, feat_map=feat_map, lookup_init=lookup_init, lookup_act=lookup_act, freeze=freeze, bn_class=bn_class)
-        if depth < 1: raise ValueError(f"depth: expected at least one hidden layer, got {depth}")
-        if width < 1: raise ValueError(f"width: expected a positive width, got {width}")
+        depth, width, do = _check_n('depth', depth), _check_n('width', width), _check_do(do)
+        if isinstance(growth_rate, bool) or not isinstance(growth_rate, Real) or not math.isfinite(growth_rate):
+            raise ValueError(f"growth_rate: expected a finite number, got {growth_rate!r}")
         if res and dense: raise ValueError("res and dense are mutually exclusive; got both True")
         if res and depth%2 == 0:
             warnings.warn(f"FullyConnected: res=True needs an odd depth (a first layer, then pairs of layers); depth {depth} is increased to {depth+1}")
             depth += 1
-        self.depth, self.width, self.do, self.bn, self.act, self.res, self.dense = depth, width, do, bn, act, res, dense
+        store_attr('depth,width,do,bn,act,res,dense')
         self.growth_rate = 0 if res else growth_rate
         self.widths = [round(width*(1+i*self.growth_rate)) for i in range(depth)]
         if min(self.widths) < 1: raise ValueError(f"growth_rate {growth_rate} makes layer widths {self.widths}; expected all >= 1")
@@ -88,6 +104,7 @@ class FullyConnected(AbsBody):
     def forward(self, x:Tensor # `(batch, n_in)`
                ) -> Tensor: # `(batch, get_out_size())`
         "Pass `x` through the hidden layers."
+        _check_width(x, self.n_in)
         if self.res:
             x = self.layers[0](x)
             for i in range(1, self.depth, 2): x = self.layers[i+1](self.layers[i](x), skip=x)
@@ -99,7 +116,7 @@ class FullyConnected(AbsBody):
         "Width of the last hidden layer."
         return self.widths[-1]
 
-# %% ../../../../nbs/25_body.ipynb #b2c7766c
+# %% ../../../../nbs/25_body.ipynb #87f3589a
 class MultiBlock(AbsBody):
     "Parallel sub-bodies, each fed a subset of the features, with concatenated outputs."
     def __init__(self,
@@ -113,10 +130,22 @@ class MultiBlock(AbsBody):
                  lookup_act:Callable[[str],nn.Module]=lookup_act, # activation name → activation layer
                  freeze:bool=False): # whether to start with the block's parameters untrainable
         super().__init__(n_in=n_in, feat_map=feat_map, lookup_init=lookup_init, lookup_act=lookup_act, freeze=freeze)
+        if isinstance(blocks, nn.Module) or not isinstance(blocks, (list, tuple)): raise TypeError(f"blocks: expected a list of body classes or partials, got {type(blocks).__name__}")
+        if len(blocks) == 0: raise ValueError("blocks: expected at least one block, got none")
+        for i, block in enumerate(blocks):
+            if isinstance(block, nn.Module) or not callable(block):
+                raise TypeError(f"blocks[{i}]: expected an uninstantiated body class or partial, got {type(block).__name__}")
+        if isinstance(feats_per_block, str) or any(isinstance(f, str) for f in feats_per_block):
+            raise TypeError(f"feats_per_block: expected a list of lists of feature names, got {feats_per_block!r}")
         if len(blocks) != len(feats_per_block):
             raise ValueError(f"feats_per_block: expected one feature list per block ({len(blocks)}), got {len(feats_per_block)}")
-        if len(blocks) == 0: raise ValueError("blocks: expected at least one block, got none")
-        self.feats_per_block, self.bottleneck_sz, self.bottleneck_act = [list(f) for f in feats_per_block], bottleneck_sz, bottleneck_act
+        feats_per_block = [list(f) for f in feats_per_block]
+        empty = [i for i, f in enumerate(feats_per_block) if not f]
+        if empty: raise ValueError(f"feats_per_block: expected at least one feature per block, got none for block(s) {empty}")
+        if isinstance(bottleneck_sz, bool) or not isinstance(bottleneck_sz, Integral) or bottleneck_sz < 0:
+            raise ValueError(f"bottleneck_sz: expected a non-negative integer, got {bottleneck_sz!r}")
+        if bottleneck_act is not None: lookup_act(bottleneck_act)  # an unknown name fails now, not when the bottleneck is built
+        store_attr('feats_per_block,bottleneck_sz,bottleneck_act')
         subs, necks = [], []
         for i, (block, feats) in enumerate(zip(blocks, self.feats_per_block)):
             missing = [f for f in feats if f not in self.feat_map]
@@ -145,6 +174,7 @@ class MultiBlock(AbsBody):
     def forward(self, x:Tensor # `(batch, n_in)`
                ) -> Tensor: # `(batch, get_out_size())`, the sub-body outputs side by side
         "Pass each feature subset (plus its bottleneck) through its sub-body and concatenate."
+        _check_width(x, self.n_in)
         outs = []
         for i, (block, neck) in enumerate(zip(self.blocks, self.bottlenecks)):
             sub = x[:, getattr(self, f'idxs_{i}')]
@@ -156,7 +186,7 @@ class MultiBlock(AbsBody):
         "Sum of the sub-bodies' output widths."
         return sum(b.get_out_size() for b in self.blocks)
 
-# %% ../../../../nbs/25_body.ipynb #5f6ee1d0
+# %% ../../../../nbs/25_body.ipynb #44bda4a5
 class IdentBody(AbsBody):
     "Pass-through body."
     def __init__(self,

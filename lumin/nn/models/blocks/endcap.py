@@ -16,11 +16,16 @@ if TYPE_CHECKING: import pandas as pd
 # %% auto #0
 __all__ = ['AbsEndcap']
 
-# %% ../../../../nbs/27_endcap.ipynb #5dcbde3f
+# %% ../../../../nbs/27_endcap.ipynb #b6a19c95
 def _as_input(x:Any) -> Union[Tensor, Tuple]:
     if isinstance(x, tuple): return tuple(_as_input(o) for o in x)
-    if lazy_isinstance(x, 'pandas.DataFrame'): x = x.to_numpy()
-    if isinstance(x, np.ndarray): return torch.from_numpy(np.array(x, dtype=np.float32))  # copy: DataFrame arrays may be read-only
+    if lazy_isinstance(x, 'pandas.DataFrame'):
+        text = [c for c, k in zip(x.columns, x.dtypes) if getattr(k, 'kind', 'O') not in 'biuf']
+        if text: raise TypeError(f"inputs: expected numeric columns, got non-numeric column(s) {text}")
+        x = x.to_numpy()
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in 'biuf': raise TypeError(f"inputs: expected a numeric array, got dtype {x.dtype}")
+        return torch.from_numpy(np.array(x, dtype=np.float32))  # copy: DataFrame arrays may be read-only
     if isinstance(x, Tensor): return x
     raise TypeError(f"inputs: expected a numpy array, DataFrame, tensor or tuple of them, got {type(x).__name__}")
 

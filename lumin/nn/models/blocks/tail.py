@@ -5,16 +5,24 @@
 # %% auto #0
 __all__ = ['ClassRegMulti', 'IdentTail']
 
-# %% ../../../../nbs/26_tail.ipynb #71ea425b
+# %% ../../../../nbs/26_tail.ipynb #20845d88
 import warnings
-from typing import Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 import numpy as np
 import torch
 from torch import nn, Tensor
+from fastcore.basics import store_attr
 from ..initialisations import lookup_normal_init
 from .abs_block import AbsTail
 
-# %% ../../../../nbs/26_tail.ipynb #81edca68
+# %% ../../../../nbs/26_tail.ipynb #f478ef15
+def _as_float_array(name:str, v:Any) -> np.ndarray:
+    "`v` as a finite float32 array, or a `TypeError`/`ValueError` naming `name`."
+    try: arr = np.asarray(v, dtype=np.float32)
+    except (TypeError, ValueError) as e: raise TypeError(f"{name}: expected numbers, got {v!r}") from e
+    if not np.isfinite(arr).all(): raise ValueError(f"{name}: expected finite values, got {arr.tolist()}")
+    return arr
+
 class ClassRegMulti(AbsTail):
     "Output layer for binary/multi-label/multi-class classification and (rescaled) regression."
     def __init__(self,
@@ -34,30 +42,34 @@ class ClassRegMulti(AbsTail):
         if y_range is not None and y_mean is not None: raise ValueError("y_range and y_mean/y_std are mutually exclusive; got both")
         if obj != 'regression' and (y_range is not None or y_mean is not None):
             raise ValueError(f"y_range, y_mean and y_std apply only to regression; got objective {objective!r}")
-        self.y_range, self.y_mean, self.y_std = y_range, y_mean, y_std
+        store_attr('y_range,y_mean,y_std')
         self.act_name = {'multiclass':'logsoftmax', 'classification':'sigmoid', 'multilabel':'sigmoid'}.get(obj, 'sigmoid' if y_range is not None else 'linear')
         self.dense = nn.Linear(n_in, n_out)
         lookup_init(self.act_name, n_in, n_out)(self.dense.weight)
         nn.init.constant_(self.dense.bias, bias_init if bias_init is not None else (1/n_out if obj == 'multiclass' else 0))
         if y_range is not None:
-            rng = torch.as_tensor(np.asarray(y_range, dtype=np.float32)).reshape(-1, 2)
-            if rng.shape[0] not in (1, n_out): raise ValueError(f"y_range: expected (min, max) or shape ({n_out}, 2), got shape {tuple(np.shape(y_range))}")
+            arr = _as_float_array('y_range', y_range)
+            if arr.shape not in ((2,), (1, 2), (n_out, 2)): raise ValueError(f"y_range: expected (min, max) or shape ({n_out}, 2), got shape {arr.shape}")
+            rng = torch.as_tensor(arr).reshape(-1, 2)
             if (rng[:, 1] <= rng[:, 0]).any(): raise ValueError(f"y_range: expected min < max for every output, got {rng.tolist()}")
             self.register_buffer('y_min', rng[:, 0].expand(n_out).clone())
             self.register_buffer('y_diff', (rng[:, 1]-rng[:, 0]).expand(n_out).clone())
         if y_mean is not None:
             self.register_buffer('y_mean_t', self._per_output(y_mean, 'y_mean'))
             self.register_buffer('y_std_t', self._per_output(y_std, 'y_std'))
+            if (self.y_std_t <= 0).any(): raise ValueError(f"y_std: expected positive standard deviations, got {self.y_std_t.tolist()}")
         if self.freeze: self.freeze_layers()
 
     def _per_output(self, v, name:str) -> Tensor:
-        t = torch.as_tensor(np.asarray(v, dtype=np.float32)).reshape(-1)
+        t = torch.as_tensor(_as_float_array(name, v)).reshape(-1)
         if len(t) not in (1, self.n_out): raise ValueError(f"{name}: expected a scalar or {self.n_out} values, got {len(t)}")
         return t.expand(self.n_out).clone()
 
     def forward(self, x:Tensor # `(batch, n_in)`
                ) -> Tensor: # `(batch, n_out)` predictions
         "Compute the outputs and apply the objective's activation and rescaling."
+        if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[1] != self.n_in:
+            raise ValueError(f"x: expected a (batch, {self.n_in}) tensor, got {tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
         x = self.dense(x)
         if self.act_name == 'logsoftmax': return torch.log_softmax(x, dim=1)
         if self.y_range is not None: return self.y_min+self.y_diff*torch.sigmoid(x)
@@ -65,7 +77,7 @@ class ClassRegMulti(AbsTail):
         if self.y_mean is not None: return self.y_std_t*x+self.y_mean_t
         return x
 
-# %% ../../../../nbs/26_tail.ipynb #6ce1c8d7
+# %% ../../../../nbs/26_tail.ipynb #7f82f702
 class IdentTail(AbsTail):
     "Pass-through tail."
     def __init__(self,
