@@ -39,6 +39,10 @@ pytest: install
 
 test: check-clean check-export pytest
 
+# The notebook experience in a real browser: JupyterLab + headless Chromium (Debian: apt-get install -y chromium chromium-driver).
+test-browser: install
+	$(VENV)/bin/pytest -s -q tests/browser
+
 bench: install
 	$(PY) bench/run_all.py
 

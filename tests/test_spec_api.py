@@ -25,8 +25,10 @@ def resolve(path):
     return None
 
 def _same_default(spec: str, ours) -> bool:
-    if spec.startswith("'<") and spec.endswith(">'"):  # rendered objects: functions, classes, instances
-        inner = spec[2:-2]
+    try: lit = ast.literal_eval(spec)
+    except (ValueError, SyntaxError): lit = None
+    if isinstance(lit, str) and lit.startswith('<') and lit.endswith('>'):  # rendered objects: functions, classes, instances
+        inner = lit[1:-1]
         if inner.startswith('function '): return getattr(ours, '__name__', None) == inner.split()[1]
         if inner.startswith("class "): return getattr(ours, '__name__', None) == inner.split("'")[1].split('.')[-1]
         if inner.endswith(' object'):  # a default instance: None (a fresh one per call) or an instance of that class

@@ -70,3 +70,22 @@ def test_imports_only_from_lower_numbers():
 
 if __name__ == '__main__':
     for n, m, o in backward_imports(): print(f'{n} imports {m} (written by {o})')
+
+def unpinned_error_tests():
+    "Every `test_fail`/`expect_fail` call that accepts any exception type, and every bare `test_warns` (no message check)."
+    bad = []
+    for nb in sorted(NBS.glob('**/*.ipynb')):
+        for src in _code(nb):
+            try: tree = ast.parse('\n'.join(l for l in src.split('\n') if not l.lstrip().startswith(('%', '!'))))
+            except SyntaxError: continue
+            for n in ast.walk(tree):
+                if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Name)): continue
+                kws = {k.arg for k in n.keywords}
+                if n.func.id == 'test_fail' and 'exc' not in kws and len(n.args) < 4: bad.append((nb.stem, n.lineno, 'test_fail without exc='))
+                if n.func.id == 'expect_fail' and 'exc' not in kws and not n.args: bad.append((nb.stem, n.lineno, 'expect_fail without a type'))
+                if n.func.id == 'test_warns': bad.append((nb.stem, n.lineno, 'test_warns checks no message'))
+    return bad
+
+def test_error_tests_pin_their_type():
+    bad = unpinned_error_tests()
+    assert not bad, 'error tests that accept any exception (or warnings without a message check):\n' + '\n'.join(f'  {n} line {l} of its cell: {w}' for n, l, w in bad)

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['MUON_MASS', 'TOY_BKG_XSEC', 'TOY_KIN_FEATS', 'sample_falling_pt', 'boost_p4', 'two_body_decay', 'wrap_phi',
-           'p4_to_ptetaphie', 'toy_sig_xsec', 'toy_sample_names', 'make_toy_data', 'toy_cont_feats']
+           'p4_to_ptetaphie', 'toy_sig_xsec', 'toy_sample_names', 'make_toy_data', 'toy_cont_feats', 'toy_object_vecs',
+           'make_toy_objects']
 
 # %% ../../nbs/01_toy_data.ipynb #530c16ba
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -212,3 +213,85 @@ def toy_cont_feats(df:pd.DataFrame, # DataFrame from `make_toy_data` (possibly w
         if 'res_mass' not in df.columns: raise KeyError('inc_res_mass=True needs a res_mass column, which df lacks')
         feats.append('res_mass')
     return feats
+
+# %% ../../nbs/01_toy_data.ipynb #5a546bc8
+def toy_object_vecs(df:pd.DataFrame # DataFrame from `make_toy_objects`
+                   )->List[str]: # object names, in column order: the `matrix_vecs` of a fold file
+    "Names of the objects (the prefixes of the `_px` columns) of an object-level toy DataFrame"
+    if not isinstance(df, pd.DataFrame): raise TypeError(f'df must be a pandas DataFrame, got {type(df).__name__}')
+    vecs = [c[:-3] for c in df.columns if c.endswith('_px')]
+    if not vecs: raise KeyError(f"no object columns found; expected columns like 'j_0_px', got {list(df.columns)[:5]}")
+    return vecs
+
+def _smear(rng, p4, res):
+    "Scale each four-momentum by a Gaussian response N(1, res), keeping its direction (and E ≥ |p|)"
+    return p4*np.clip(rng.normal(1, res, len(p4)), 0.5, 1.5)[:, None]
+
+def _radiation(rng, n, pt0=45.):
+    "QCD-like jets: pT = 20 GeV + a falling spectrum, |η| ≲ 2.5, masses 5–15 % of pT, as (n, 4) (E, px, py, pz)"
+    pt = 20 + sample_falling_pt(rng, n, pt0, power=2.5)
+    eta, phi, m = rng.uniform(-2.5, 2.5, n), rng.uniform(-np.pi, np.pi, n), pt*rng.uniform(0.05, 0.15, n)
+    pz = pt*np.sinh(eta)
+    return np.stack([np.sqrt(m**2 + pt**2 + pz**2), pt*np.cos(phi), pt*np.sin(phi), pz], 1)
+
+def _objects_block(rng, n, is_sig, max_jets, mean_extra_jets, res_mass):
+    "Per-event leptons (n, 2, 4), jets (n, max_jets, 4) with NaN padding, and jet counts"
+    z = _parent_p4(rng, np.full(n, 91.19), pt0=25., sigma_y=1.2)
+    l_a, l_b = two_body_decay(rng, z, MUON_MASS)
+    leps = np.stack([l_a, l_b], 1)
+    n_jets = np.minimum(2 + rng.poisson(mean_extra_jets, n), max_jets)
+    jets = np.full((n, max_jets, 4), np.nan)
+    for k in range(max_jets):
+        jets[:, k] = _radiation(rng, n)
+    if is_sig:
+        x = _parent_p4(rng, rng.normal(res_mass, 0.02*res_mass, n), pt0=60., sigma_y=1.)
+        jets[:, 0], jets[:, 1] = two_body_decay(rng, x, 0.05*res_mass)
+    jets = np.stack([_smear(rng, jets[:, k], 0.1) for k in range(max_jets)], 1)
+    jets[np.arange(max_jets)[None, :] >= n_jets[:, None]] = np.nan  # resonance jets are slots 0, 1: never dropped
+    return leps, jets, n_jets
+
+def _pt_order(p4):
+    "Reorder objects (n, k, 4) by decreasing pT, absent (NaN) objects last"
+    pt = np.hypot(p4[..., 1], p4[..., 2])
+    order = np.argsort(-np.nan_to_num(pt, nan=-1.), axis=1, kind='stable')
+    return np.take_along_axis(p4, order[..., None], axis=1)
+
+def _pair_mass(a, b):
+    "Invariant mass (GeV) of the sum of four-momenta `a` and `b` (..., 4)"
+    s = a + b
+    return np.sqrt(np.clip(s[..., 0]**2 - (s[..., 1:]**2).sum(-1), 0, None))
+
+def make_toy_objects(n_sig:int=2000, # signal events: X → jj (+ Z → μμ and radiation)
+                     n_bkg:int=2000, # background events: Z → μμ + radiation
+                     max_jets:int=6, # number of jet slots; events have 2 … max_jets jets
+                     mean_extra_jets:float=1.5, # mean of the Poisson number of jets beyond the first two (before capping)
+                     res_mass:float=80., # mass of the resonance X (GeV), with a 2 % Gaussian spread
+                     seed:Optional[int]=0 # seed for numpy's default_rng; same seed, same data
+                    )->pd.DataFrame: # shuffled events: object columns, summary columns, `gen_target`, `gen_weight`, `event_number`
+    "Generate seeded events as objects (leptons and a variable number of jets) for matrix heads"
+    _check_count(n_sig, 'n_sig')
+    _check_count(n_bkg, 'n_bkg')
+    if n_sig + n_bkg == 0: raise ValueError('no events requested: n_sig and n_bkg are both 0')
+    _check_count(max_jets, 'max_jets')
+    if max_jets < 2: raise ValueError(f'max_jets must be at least 2 (the resonance pair), got {max_jets}')
+    if not (np.isfinite(mean_extra_jets) and mean_extra_jets >= 0): raise ValueError(f'mean_extra_jets must be non-negative and finite, got {mean_extra_jets}')
+    if not (np.isfinite(res_mass) and res_mass > 0): raise ValueError(f'res_mass must be positive and finite (GeV), got {res_mass}')
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
+    blocks = [_objects_block(rngs[0], n_sig, True, max_jets, mean_extra_jets, res_mass),
+              _objects_block(rngs[1], n_bkg, False, max_jets, mean_extra_jets, res_mass)]
+    leps, jets, n_jets = (np.concatenate(b) for b in zip(*blocks))
+    order = rngs[2].permutation(n_sig + n_bkg)
+    leps, jets, n_jets = _pt_order(leps[order]), _pt_order(jets[order]), n_jets[order]
+    out = {}
+    for name, p4 in [(f'l_{i}', leps[:, i]) for i in range(2)] + [(f'j_{i}', jets[:, i]) for i in range(max_jets)]:
+        for j, c in enumerate(('E', 'px', 'py', 'pz')): out[f'{name}_{c}'] = p4[:, j].astype(np.float32)
+    out = {k: out[k] for k in [f'{o}_{c}' for o in [f'l_{i}' for i in range(2)] + [f'j_{i}' for i in range(max_jets)]
+                               for c in ('px', 'py', 'pz', 'E')]}
+    out['n_jets'] = n_jets.astype(np.int64)
+    out['ht'] = np.nansum(np.hypot(jets[..., 1], jets[..., 2]), 1).astype(np.float32)
+    out['mjj_lead'] = _pair_mass(jets[:, 0], jets[:, 1]).astype(np.float32)
+    out['m_ll'] = _pair_mass(leps[:, 0], leps[:, 1]).astype(np.float32)
+    out['gen_target'] = (order < n_sig).astype(np.int64)
+    out['gen_weight'] = np.ones(n_sig + n_bkg, dtype=np.float32)
+    out['event_number'] = order.astype(np.int64)
+    return pd.DataFrame(out)

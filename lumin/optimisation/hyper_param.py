@@ -6,9 +6,10 @@
 from __future__ import annotations
 import time, warnings
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import torch
 
 from ..plotting.plot_settings import PlotSettings, save_fig, show_fig
 from ..plotting.training import plot_lr_finders
@@ -18,10 +19,11 @@ from ..nn.models.model_builder import ModelBuilder
 from ..nn.models.model import Model
 from ..nn.callbacks.callback import AbsCallback, Callback
 from ..nn.callbacks.opt_callbacks import LRFinder
-from ..nn.training.train import _check_type, _instantiate, _positive_int
+from ..nn.training.train import _check_jobs, _check_type, _fy_state, _in_worker, _instantiate, _positive_int, _reopen, _run_tasks, _seed_all, _task_seed
 
 # %% auto #0
-__all__ = ['LiveLRFeedback', 'lr_find', 'fold_lr_find']
+__all__ = ['RF_DEFAULT_PARAMS', 'RF_SCAN_PARAMS', 'RF_TREE_EVENTS', 'LiveLRFeedback', 'lr_find', 'fold_lr_find',
+           'get_opt_rf_params']
 
 # %% ../../nbs/70_optimisation.ipynb #4a2f0993
 class LiveLRFeedback(Callback):
@@ -61,26 +63,49 @@ class LiveLRFeedback(Callback):
         self.panel.set_progress(repeat=(len(self.finders), self.n_repeats))
 
 # %% ../../nbs/70_optimisation.ipynb #a1fe8fd9
+def _find_one(task: Dict[str, Any]) -> Dict[str, Any]:
+    "One LR range test, here (filling the caller's finders and panel) or on a Dask worker: the finder's history."
+    if _in_worker(): torch.set_num_threads(1)
+    fy = task['fy'] if 'fy' in task else _reopen(task['fy_state'])
+    try:
+        _seed_all(task['seed'])
+        finder = LRFinder(lr_bounds=task['lr_bounds'])
+        cbs = _instantiate(task['cb_partials'], 'cb_partials') + [finder]
+        if 'finders' in task:
+            task['finders'].append(finder)
+            if task['live']: cbs.append(LiveLRFeedback(task['panel'], task['finders'], task['n_tests'], task['settings']))
+        for cb in cbs: cb.set_plot_settings(task['settings'])
+        Model(task['model_builder']).fit(task['n_epochs'], fy, task['bs'], bulk_move=task['bulk_move'], train_on_weights=task['train_on_weights'],
+                                         trn_idxs=task['trn_idxs'], val_idx=None, cbs=cbs, model_bar=task.get('panel'), visible_bar=False)
+    finally:
+        if 'fy' not in task: fy.close()
+    return {'history': finder.history, 'n_batches': finder.n_batches}
+
 def _run_finders(fy: FoldYielder, model_builder: ModelBuilder, bs: int, fold_sets: List[List[int]], *, who: str,
                  n_epochs: int, train_on_weights: bool, lr_bounds: Sequence[float], cb_partials: Optional[List[Callable]],
                  plot_settings: Optional[PlotSettings], bulk_move: bool, show_plot: bool,
-                 plot_savename: Optional[Union[str, Path]], panel: Optional[LivePanel]) -> List[LRFinder]:
+                 plot_savename: Optional[Union[str, Path]], panel: Optional[LivePanel], n_jobs: int = 1,
+                 client: Optional[Any] = None) -> List[LRFinder]:
     "Run one LR range test per set of training folds; plot, save and report their mean curve."
     LRFinder(lr_bounds=lr_bounds)  # check the bounds before training
     _instantiate(cb_partials, 'cb_partials')
     _check_type(plot_settings, 'plot_settings', PlotSettings, optional=True); _check_type(panel, 'panel', LivePanel, optional=True)
     settings = PlotSettings() if plot_settings is None else plot_settings
     if panel is None: panel = LivePanel(show=show_plot)
-    finders = []
-    for trn_idxs in fold_sets:
-        finder = LRFinder(lr_bounds=lr_bounds)
-        finders.append(finder)
-        cbs = _instantiate(cb_partials, 'cb_partials') + [finder]
-        if show_plot: cbs.append(LiveLRFeedback(panel, finders, len(fold_sets), settings))
-        for cb in cbs: cb.set_plot_settings(settings)
-        Model(model_builder).fit(n_epochs, fy, bs, bulk_move=bulk_move, train_on_weights=train_on_weights,
-                                 trn_idxs=trn_idxs, val_idx=None, cbs=cbs, model_bar=panel, visible_bar=False)
+    n_jobs, local = _check_jobs(n_jobs, client), client is None and n_jobs == 1
+    base_seed, finders = int(torch.randint(0, 2**62, ())), []
+    tasks = [dict(seed=_task_seed(base_seed, k), trn_idxs=trn_idxs, model_builder=model_builder, n_epochs=n_epochs, bs=bs,
+                  bulk_move=bulk_move, train_on_weights=train_on_weights, lr_bounds=lr_bounds, cb_partials=cb_partials,
+                  settings=settings, **({'fy': fy, 'panel': panel, 'finders': finders, 'n_tests': len(fold_sets), 'live': show_plot}
+                                        if local else {'fy_state': _fy_state(fy)})) for k, trn_idxs in enumerate(fold_sets)]
+    out = _run_tasks(_find_one, tasks, [f'{who}-{k}' for k in range(len(tasks))], n_jobs, client, panel=None if local else panel)
     panel.close()
+    failed = [(k, err) for k, (ok, err) in enumerate(out) if not ok]
+    if failed: raise failed[0][1]
+    if not local:
+        for ok, res in out:
+            finders.append(LRFinder(lr_bounds=lr_bounds))
+            finders[-1].history, finders[-1].n_batches = res['history'], res['n_batches']
     n_batches = [len(f.history['lr']) for f in finders]
     if min(n_batches) < 2:
         warnings.warn(f"{who}: LR range tests of only {n_batches} batches say little and are not plotted; "
@@ -114,7 +139,10 @@ def lr_find(fy: FoldYielder,  # Fold file with the training data
             plot_savename: Optional[Union[str, Path]] = None,  # File name for the final plot (in `plot_settings.savepath`)
             show_plot: bool = True,  # Show the curve live and the mean at the end (in a terminal: text, and where the plot went)
             panel: Optional[LivePanel] = None,  # Where live feedback goes; `None` for a new `LivePanel` (widgets in a notebook, text elsewhere)
-            plot: Optional[bool] = None  # Deprecated name of `show_plot`
+            plot: Optional[bool] = None,  # Deprecated name of `show_plot`
+            *,
+            n_jobs: int = 1,  # Range tests run at once: > 1 starts a Dask `LocalCluster` of that many single-threaded workers
+            client: Optional[Any] = None  # An existing `dask.distributed.Client` to run on (one task per test); excludes `n_jobs`
            ) -> List[LRFinder]:  # One finder per range test, with its history of LR and loss
     "Cross-validated learning-rate range test: one `LRFinder` run per held-out fold."
     show_plot = _show_plot(show_plot, plot)
@@ -127,7 +155,7 @@ def lr_find(fy: FoldYielder,  # Fold file with the training data
     fold_sets = [[i for i in range(n_folds) if i != k] for k in held_out]
     return _run_finders(fy, model_builder, bs, fold_sets, who='lr_find', n_epochs=n_epochs, train_on_weights=train_on_weights,
                         lr_bounds=lr_bounds, cb_partials=cb_partials, plot_settings=plot_settings, bulk_move=bulk_move,
-                        show_plot=show_plot, plot_savename=plot_savename, panel=panel)
+                        show_plot=show_plot, plot_savename=plot_savename, panel=panel, n_jobs=n_jobs, client=client)
 
 # %% ../../nbs/70_optimisation.ipynb #62cfce6a
 def fold_lr_find(fy: FoldYielder,  # Fold file with the training data
@@ -143,7 +171,10 @@ def fold_lr_find(fy: FoldYielder,  # Fold file with the training data
                  plot_savename: Optional[Union[str, Path]] = None,  # File name for the final plot (in `plot_settings.savepath`)
                  show_plot: bool = True,  # Show the curve live and the mean at the end (in a terminal: text, and where the plot went)
                  panel: Optional[LivePanel] = None,  # Where live feedback goes; `None` for a new `LivePanel`
-                 plot: Optional[bool] = None  # Deprecated name of `show_plot`
+                 plot: Optional[bool] = None,  # Deprecated name of `show_plot`
+                 *,
+                 n_jobs: int = 1,  # Range tests run at once: > 1 starts a Dask `LocalCluster` of that many single-threaded workers
+                 client: Optional[Any] = None  # An existing `dask.distributed.Client` to run on (one task per test); excludes `n_jobs`
                 ) -> List[LRFinder]:  # One finder per fold tested
     "LR range tests training one model on each single fold, as in lumin 0.5."
     show_plot = _show_plot(show_plot, plot)
@@ -155,4 +186,115 @@ def fold_lr_find(fy: FoldYielder,  # Fold file with the training data
     fold_sets = [[k] for k in range(fy.n_folds if n_folds == -1 else n_folds)]
     return _run_finders(fy, model_builder, bs, fold_sets, who='fold_lr_find', n_epochs=1, train_on_weights=train_on_weights,
                         lr_bounds=lr_bounds, cb_partials=callback_partials, plot_settings=plot_settings, bulk_move=bulk_move,
-                        show_plot=show_plot, plot_savename=plot_savename, panel=panel)
+                        show_plot=show_plot, plot_savename=plot_savename, panel=panel, n_jobs=n_jobs, client=client)
+
+# %% ../../nbs/70_optimisation.ipynb #5708aa8a
+import numbers
+from collections import OrderedDict
+from typing import Any, Dict
+from ..utils.misc import parse_objective
+from ..utils.display import progress
+
+RF_DEFAULT_PARAMS = {'min_samples_leaf': 3, 'max_features': 0.5}
+RF_SCAN_PARAMS = OrderedDict(min_samples_leaf=[1, 3, 10, 30, 100], max_features=[0.3, 0.5, 0.8])
+RF_TREE_EVENTS = 2_500
+
+def _rf_kind(objective:str)->str:
+    "'classification' (binary or multiclass) or 'regression', the two kinds of random forest"
+    kind = parse_objective(objective)
+    if kind == 'multilabel': raise ValueError(f"objective: expected 'classification' or 'regression' for a random forest, got {objective!r}")
+    return 'regression' if kind == 'regression' else 'classification'
+
+def _rf_cls(kind:str)->type:
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    return RandomForestClassifier if kind == 'classification' else RandomForestRegressor
+
+def _check_rf_params(params:Any, kind:str, arg:str='rf_params')->Dict[str, Any]:
+    "A copy of `params` if every key is a parameter of the forest class, else an error naming the unknown ones"
+    if not isinstance(params, dict): raise TypeError(f'{arg}: expected a dict of random-forest parameters, got {type(params).__name__}')
+    cls = _rf_cls(kind)
+    bad = [k for k in params if k not in cls().get_params() or k in ('n_estimators', 'random_state')]
+    if bad: raise KeyError(f'{arg}: expected {cls.__name__} parameters other than n_estimators and random_state, got {bad}')
+    return dict(params)
+
+def _new_rf(kind:str, n_estimators:int, params:Dict[str, Any], n_events:int, seed:int=0):
+    "An unfitted forest on all cores whose trees draw at most `RF_TREE_EVENTS` events, unless `params` decide"
+    kw = {'n_jobs': -1, **params}
+    if 'max_samples' not in params and params.get('bootstrap', True) and n_events > RF_TREE_EVENTS: kw['max_samples'] = RF_TREE_EVENTS
+    return _rf_cls(kind)(n_estimators=n_estimators, random_state=seed, **kw)
+
+def _fit(rf:Any, x:np.ndarray, y:np.ndarray, w:Optional[np.ndarray]):
+    "Fit `rf` on all cores, then let it predict on one: its predictions sum the trees in a fixed order, so they are reproducible"
+    rf.fit(x, y, sample_weight=w)
+    return rf.set_params(n_jobs=1)
+
+def _pos_int(val:Any, arg:str)->int:
+    if isinstance(val, bool) or not isinstance(val, numbers.Integral): raise TypeError(f'{arg}: expected a positive int, got {type(val).__name__} {val!r}')
+    if val < 1: raise ValueError(f'{arg}: expected a positive int, got {val}')
+    return int(val)
+
+def _check_arrays(x:Any, y:Any, w:Any, names:Tuple[str, str, str])->Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    "Inputs as a finite float32 (events, features) array, and targets and weights of the same length; errors name the argument"
+    xn, yn, wn = names
+    try: x = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError): raise TypeError(f'{xn}: expected numeric inputs, got {type(x).__name__}') from None
+    if x.ndim != 2 or 0 in x.shape: raise ValueError(f'{xn}: expected a non-empty 2D array (events, features), got shape {x.shape}')
+    if not np.isfinite(x).all(): raise ValueError(f'{xn}: expected finite values, got {int(np.isnan(x).sum())} NaN and {int(np.isinf(x).sum())} ±inf')
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1: y = y[:, 0]
+    if y.ndim != 1 or len(y) != len(x): raise ValueError(f'{yn}: expected one target per event of {xn} ({len(x)}), got shape {y.shape}')
+    if y.dtype.kind not in 'biuf': raise TypeError(f'{yn}: expected numeric targets, got dtype {y.dtype}')
+    if not np.isfinite(y.astype(np.float64)).all(): raise ValueError(f'{yn}: expected finite targets, got NaN or ±inf')
+    if w is not None:
+        w = np.asarray(w, dtype=np.float64)
+        if w.ndim == 2 and w.shape[1] == 1: w = w[:, 0]
+        if w.shape != (len(x),): raise ValueError(f'{wn}: expected one weight per event of {xn} ({len(x)}), got shape {w.shape}')
+        if not np.isfinite(w).all(): raise ValueError(f'{wn}: expected finite weights, got {int(np.isnan(w).sum())} NaN and {int(np.isinf(w).sum())} ±inf')
+        if (w < 0).any() or w.sum() <= 0: raise ValueError(f'{wn}: expected weights >= 0 with a positive sum, got minimum {w.min():.3g} and sum {w.sum():.3g}')
+    return x, y, w
+
+def _check_grid(params:Any, kind:str)->OrderedDict:
+    "The scan: an ordered mapping of forest parameters to non-empty lists of values"
+    if params is None: return OrderedDict((k, list(v)) for k, v in RF_SCAN_PARAMS.items())
+    if not isinstance(params, dict) or not params: raise TypeError(f'params: expected a non-empty (ordered) dict mapping parameters to lists of values, got {params!r}')
+    _check_rf_params(params, kind, 'params')
+    for k, v in params.items():
+        if isinstance(v, (str, bytes, dict)) or not hasattr(v, '__len__') or len(v) == 0:
+            raise TypeError(f'params: expected a non-empty list of values for {k!r}, got {v!r}')
+    return OrderedDict((k, list(v)) for k, v in params.items())
+
+# %% ../../nbs/70_optimisation.ipynb #d8fe0ac3
+def get_opt_rf_params(x_trn:np.ndarray, # training inputs (events, features)
+                      y_trn:np.ndarray, # training targets
+                      x_val:np.ndarray, # validation inputs
+                      y_val:np.ndarray, # validation targets
+                      objective:str, # 'classification' (binary or multiclass) or 'regression'
+                      w_trn:Optional[np.ndarray]=None, # training weights, used to fit the forests
+                      w_val:Optional[np.ndarray]=None, # validation weights, used in the score
+                      params:Optional[OrderedDict]=None, # parameters to scan, in order, each with its values; None: `RF_SCAN_PARAMS`
+                      n_estimators:int=40, # number of trees in each forest
+                      verbose:bool=True # show progress and print the scores of the scan
+                     )->Tuple[Dict[str, Any], Any]: # best value of each scanned parameter, and the best forest (fitted)
+    "Roughly optimise random-forest hyper-parameters by a greedy scan, one parameter at a time, in order"
+    kind = _rf_kind(objective)
+    x_trn, y_trn, w_trn = _check_arrays(x_trn, y_trn, w_trn, ('x_trn', 'y_trn', 'w_trn'))
+    x_val, y_val, w_val = _check_arrays(x_val, y_val, w_val, ('x_val', 'y_val', 'w_val'))
+    if x_val.shape[1] != x_trn.shape[1]: raise ValueError(f'x_val: expected {x_trn.shape[1]} features like x_trn, got {x_val.shape[1]}')
+    if kind == 'classification' and len(np.unique(y_trn)) < 2: raise ValueError(f'y_trn: expected at least two classes, got only {np.unique(y_trn).tolist()}')
+    n_estimators, grid = _pos_int(n_estimators, 'n_estimators'), _check_grid(params, kind)
+    best = {k: RF_DEFAULT_PARAMS[k] if k in RF_DEFAULT_PARAMS else vals[0] for k, vals in grid.items()}
+    fitted = {}  # configuration -> (score, forest)
+    def _score(cfg):
+        key = tuple(sorted(cfg.items()))
+        if key not in fitted:
+            rf = _fit(_new_rf(kind, n_estimators, cfg, len(x_trn)), x_trn, y_trn, w_trn)
+            fitted[key] = (rf.score(x_val, y_val, sample_weight=w_val), rf)
+        return fitted[key]
+    lines = []
+    for name in progress(list(grid), desc='RF parameter scan', show=verbose, leave=False):
+        scores = [_score({**best, name: v})[0] for v in grid[name]]
+        best[name] = grid[name][int(np.argmax(scores))]
+        lines.append(f'{name}: ' + ', '.join(f'{v!r} → {s:.4f}' for v, s in zip(grid[name], scores)))
+    score, rf = _score(best)
+    if verbose: print('\n'.join(lines + [f'Best parameters {best}, validation score {score:.4f}']))
+    return best, rf

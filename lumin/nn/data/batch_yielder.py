@@ -31,7 +31,7 @@ def _check_finite(t:Tensor, name:str) -> None:
     if not torch.isfinite(t).all():
         raise ValueError(f"{name}: expected finite values, got {int(torch.isnan(t).sum())} NaN and {int(torch.isinf(t).sum())} ±inf")
 
-# %% ../../../nbs/07_batch_yielder.ipynb #bb2654de
+# %% ../../../nbs/07_batch_yielder.ipynb #a19d08ce
 class BatchYielder:
     "Yield minibatches `(x, y, w)` of torch tensors from one fold of data held in memory."
     def __init__(self,
@@ -63,7 +63,10 @@ class BatchYielder:
         if input_mask is not None: flat = flat[:, self._mask(input_mask, flat.shape[1])]
         self.n_events = len(flat)
         self.inputs = flat.to(self._dev)
-        self.matrix_inputs = None if matrix is None else self._check_len(_to_f32(matrix, 'matrix inputs'), 'matrix inputs').to(self._dev)
+        if matrix is not None:
+            matrix = _to_f32(matrix, 'matrix inputs')
+            if matrix.dim() < 2: raise ValueError(f"matrix inputs: expected one matrix per event, shape (n_events, ...), got {tuple(matrix.shape)}")
+        self.matrix_inputs = None if matrix is None else self._check_len(matrix, 'matrix inputs').to(self._dev)
         self.targets, self.weights = targets, weights
 
     @staticmethod

@@ -144,7 +144,7 @@ def set_weights(self: Model, sd: Dict[str, Tensor]  # State dict, e.g. from `get
     self._check_built('set_weights')
     self.model.load_state_dict(sd)
 
-# %% ../../../nbs/37_model.ipynb #d8d12ff3
+# %% ../../../nbs/37_model.ipynb #518f009b
 def _as_inputs(inputs: Any) -> Any:
     "Convert tensors to numpy arrays (recursively through tuples) for the batch yielder."
     if isinstance(inputs, Tensor): return to_np(inputs)
@@ -154,14 +154,14 @@ def _as_inputs(inputs: Any) -> Any:
 def _n_events(inputs: Any) -> int: return len(inputs[0] if isinstance(inputs, tuple) else inputs)
 
 def _finite_inputs(inputs: Any, what: str) -> Any:
-    "`inputs` with non-finite values replaced as the fold yielder does (`np.nan_to_num` on float32), warning once if any were."
+    "`inputs` with non-finite values replaced as the fold yielder does (`np.nan_to_num` on float32; a matrix keeps its NaN padding), warning once if any were."
     arrs, n_bad = [], 0
-    for arr in (inputs if isinstance(inputs, tuple) else (inputs,)):
+    for k, arr in enumerate(inputs if isinstance(inputs, tuple) else (inputs,)):
         arr = np.asarray(arr, dtype=np.float32)
-        finite = np.isfinite(arr)
-        if not finite.all():
-            n_bad += arr.size - int(np.count_nonzero(finite))
-            arr = np.nan_to_num(arr)  # a copy: the caller's array is not changed
+        bad = np.isinf(arr) if k > 0 else ~np.isfinite(arr)  # matrix inputs: NaN marks absent objects, kept
+        if bad.any():
+            n_bad += int(np.count_nonzero(bad))
+            arr = np.nan_to_num(arr, nan=np.nan if k > 0 else 0.)  # a copy: the caller's array is not changed
         arrs.append(arr)
     if n_bad: warnings.warn(f"{what}: replaced {n_bad} non-finite input value{'s' if n_bad > 1 else ''} (NaN or ±inf) "
                             "as fold files do: NaN by 0, ±inf by ±3.4e38 (the largest float32)")
@@ -215,33 +215,89 @@ def _check_cat_codes(self: Model, flat: np.ndarray, what: str) -> None:
                              f"the cardinality of its embedding, got {_show_vals(vals)}")
 
 @patch
+def _matrix_spec(self: Model) -> Optional[Tuple[List[str], List[str], bool]]:
+    "`(vecs, feats_per_vec, row_wise)` of a head that reads matrix inputs; None for a flat-only head."
+    head = self.model[0] if isinstance(self.model, nn.Sequential) else None
+    if getattr(head, 'vecs', None) is None: return None
+    return list(head.vecs), list(head.feats_per_vec), bool(getattr(head, 'row_wise', True))
+
+@patch
+def _check_matrix(self: Model, shape: Optional[Tuple[int, ...]], what: str) -> None:
+    "Matrix inputs (their per-event `shape`, or None for flat-only data) must be what the head reads."
+    spec, head = self._matrix_spec(), type(self.model[0]).__name__ if isinstance(self.model, nn.Sequential) else 'network'
+    if spec is None:
+        if shape is not None:
+            raise TypeError(f"{what}: the head {head} takes flat inputs only, got (flat, matrix) inputs; build the model "
+                            "with a matrix head (e.g. MultiHead) or read the fold file with yield_matrix=False")
+        return
+    vecs, fpv, row_wise = spec
+    want = (len(vecs), len(fpv)) if row_wise else (len(fpv), len(vecs))
+    layout = f"{len(vecs)} objects {vecs} × {len(fpv)} features {fpv}, {'row' if row_wise else 'column'}-wise"
+    if shape is None:
+        if getattr(self.model[0], 'accepts_flat', False): return
+        raise TypeError(f"{what}: the head {head} reads matrix inputs ({layout}), got flat inputs only; pass "
+                        "(flat, matrix) or a fold file with matrix_inputs")
+    if tuple(shape) != want:
+        raise ValueError(f"{what}: expected matrices of shape {want} per event ({layout}), got shape {tuple(shape)}")
+
+@patch
+def _check_fy_matrix(self: Model, fy: Any, what: str) -> None:
+    "A fold file's matrix inputs (if yielded) must have the head's shape, objects, features and layout."
+    mf = getattr(fy, 'matrix_feats', None) if getattr(fy, 'yield_matrix', True) else None
+    self._check_matrix(None if mf is None else tuple(mf['shape']), what)
+    spec = self._matrix_spec()
+    if spec is not None and mf is not None and (mf['vecs'], mf['feats_per_vec'], mf['row_wise']) != spec:
+        raise ValueError(f"{what}: expected a fold file with the head's matrix (vecs {spec[0]}, feats_per_vec {spec[1]}, "
+                         f"row_wise={spec[2]}), got vecs {mf['vecs']}, feats_per_vec {mf['feats_per_vec']}, row_wise={mf['row_wise']}")
+
+def _df_matrix(df: pd.DataFrame, spec: Tuple[List[str], List[str], bool], feats: List[str], what: str) -> Tuple[np.ndarray, np.ndarray]:
+    "Flat columns `feats` and the matrix of the columns `{vec}_{feat}` of `spec = (vecs, feats_per_vec, row_wise)`."
+    mat_cols = [f'{v}_{f}' for v in spec[0] for f in spec[1]]
+    missing = [f for f in feats + mat_cols if f not in df.columns]
+    if missing: raise KeyError(f"inputs: expected the DataFrame to have the {what}'s features, missing {missing}"
+                               + ("; matrix features absent by design can be added as NaN columns" if set(missing) & set(mat_cols) else ""))
+    mat = df[mat_cols].to_numpy(dtype=np.float32).reshape(len(df), len(spec[0]), len(spec[1]))
+    return df[feats].to_numpy(dtype=np.float32), (mat if spec[2] else np.ascontiguousarray(mat.transpose(0, 2, 1)))
+
+@patch
+def _df_inputs(self: Model, df: pd.DataFrame) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
+    "Flat inputs, and the head's matrix built from the columns `{vec}_{feat}`, of a DataFrame."
+    feats, spec = self._df_feats(), self._matrix_spec()
+    if spec is not None: return _df_matrix(df, spec, feats, 'model')
+    missing = [f for f in feats if f not in df.columns]
+    if missing: raise KeyError(f"inputs: expected the DataFrame to have the model's features, missing {missing}")
+    return df[feats].to_numpy(dtype=np.float32)
+
+@patch
 def _prep_inputs(self: Model, inputs: Any, what: str) -> Any:
     "Network inputs from an array, tensor, tuple or DataFrame: non-empty, finite, with known categorical codes."
-    if lazy_isinstance(inputs, 'pandas.DataFrame'):
-        feats = self._df_feats()
-        missing = [f for f in feats if f not in inputs.columns]
-        if missing: raise KeyError(f"inputs: expected the DataFrame to have the model's features, missing {missing}")
-        inputs = inputs[feats].to_numpy(dtype=np.float32)
+    if lazy_isinstance(inputs, 'pandas.DataFrame'): inputs = self._df_inputs(inputs)
     elif not isinstance(inputs, (np.ndarray, Tensor, tuple, list)):
         raise TypeError(f"inputs: expected a numpy array, DataFrame, tensor, tuple or FoldYielder, got {type(inputs).__name__}")
     inputs = _as_inputs(inputs)
+    if isinstance(inputs, tuple) and len(inputs) != 2:
+        raise ValueError(f"inputs: expected an array or a pair (flat, matrix), got a tuple of {len(inputs)}")
     flat = np.asarray(inputs[0] if isinstance(inputs, tuple) else inputs)
     if len(flat) == 0: raise ValueError(f"inputs: expected at least one event to {what.split('.')[-1]}, got 0 events (shape {flat.shape})")
+    self._check_matrix(np.shape(inputs[1])[1:] if isinstance(inputs, tuple) else None, 'inputs')
+    if isinstance(inputs, tuple) and len(inputs[1]) != len(flat):
+        raise ValueError(f"inputs: expected one matrix per event ({len(flat)}), got {len(inputs[1])} matrices")
     inputs = _finite_inputs(inputs, f'Model.{what}')
     self._check_cat_codes(inputs[0] if isinstance(inputs, tuple) else inputs, 'inputs')
     return inputs
 
 @patch
 def _check_fy_feats(self: Model, fy: Any, what: str) -> None:
-    "A fold file must hold the builder's features in the builder's order."
+    "A fold file must hold the builder's features in the builder's order, and the matrix layout of the head."
     if not hasattr(fy, 'get_use_cont_feats'): return
+    self._check_fy_matrix(fy, what)
     fy_feats, feats = list(fy.get_use_cont_feats()) + list(fy.get_use_cat_feats()), self._df_feats()
     if fy_feats != feats:
         kind = 'in a different order' if sorted(fy_feats) == sorted(feats) else 'different features'
         raise ValueError(f"{what}: expected a fold file with the builder's features in the builder's order "
                          f"(continuous then categorical), got {kind}; builder: {feats}, fold file: {fy_feats}")
 
-# %% ../../../nbs/37_model.ipynb #ac4f59bc
+# %% ../../../nbs/37_model.ipynb #6bb95f8d
 @patch
 def evaluate(self: Model,
              inputs: Union[np.ndarray, pd.DataFrame, Tensor, Tuple, BatchYielder],  # Input data, or a `BatchYielder` with targets
@@ -252,7 +308,9 @@ def evaluate(self: Model,
             ) -> float:  # Weighted loss
     "Loss of the network on `inputs` against `targets`, weighted by `weights`."
     self._check_built('evaluate')
-    if isinstance(inputs, BatchYielder): by = inputs
+    if isinstance(inputs, BatchYielder):
+        by = inputs
+        self._check_matrix(None if by.matrix_inputs is None else tuple(by.matrix_inputs.shape[1:]), 'inputs')
     else:
         if targets is None: raise ValueError("targets: expected targets to evaluate the loss against, got None")
         if not isinstance(batch_yielder_type, type):
@@ -562,7 +620,7 @@ def from_save(cls: Model,
     model.load(name, model_builder)
     return model
 
-# %% ../../../nbs/37_model.ipynb #8355469a
+# %% ../../../nbs/37_model.ipynb #b95e8007
 @patch
 def get_param_count(self: Model, trainable: bool = True  # Count only parameters that require gradients
                    ) -> int:  # Number of parameters
@@ -603,7 +661,7 @@ def set_input_mask(self: Model, mask: Optional[np.ndarray]  # Boolean mask or co
     "Set which flat input columns the network sees."
     self.input_mask = None if mask is None else np.asarray(mask)
 
-# %% ../../../nbs/37_model.ipynb #726ddea3
+# %% ../../../nbs/37_model.ipynb #115ac2d4
 @patch
 def __repr__(self: Model) -> str:
     if self.model is None: return 'Model(empty; call load() or pass a ModelBuilder)'
@@ -612,6 +670,9 @@ def __repr__(self: Model) -> str:
     feats = self._df_feats()
     cat = feats[len(cont):]
     lines = ['Inputs:', f'{len(cont)} Continuous: {cont}', f'{len(cat)} Categorical: {cat}']
+    spec = self._matrix_spec()
+    if spec is not None: lines.append(f"Matrix: {len(spec[0])} objects {spec[0]} × {len(spec[1])} features {spec[1]}, "
+                                      f"{'row' if spec[2] else 'column'}-wise")
     if self.input_mask is not None: lines.append(f'Input mask: {np.asarray(self.input_mask).tolist()}')
     lines += ['', 'Model:', repr(self.model), '', f'Number of trainable parameters: {self.get_param_count()}', '',
               'Optimiser:', repr(self.opt), '', 'Loss:', fn_name(self.loss)]

@@ -116,7 +116,7 @@ class FullyConnected(AbsBody):
         "Width of the last hidden layer."
         return self.widths[-1]
 
-# %% ../../../../nbs/25_body.ipynb #87f3589a
+# %% ../../../../nbs/25_body.ipynb #03800730
 class MultiBlock(AbsBody):
     "Parallel sub-bodies, each fed a subset of the features, with concatenated outputs."
     def __init__(self,
@@ -128,8 +128,10 @@ class MultiBlock(AbsBody):
                  bottleneck_act:Optional[str]=None, # activation for the bottleneck neurons (None for linear)
                  lookup_init:Callable=lookup_normal_init, # activation name, fan-in, fan-out → weight initialiser
                  lookup_act:Callable[[str],nn.Module]=lookup_act, # activation name → activation layer
-                 freeze:bool=False): # whether to start with the block's parameters untrainable
+                 freeze:bool=False, # whether to start with the block's parameters untrainable
+                 bottleneck:bool=False): # single-neuron bottlenecks (as `bottleneck_sz=1`, unless `bottleneck_sz` is larger)
         super().__init__(n_in=n_in, feat_map=feat_map, lookup_init=lookup_init, lookup_act=lookup_act, freeze=freeze)
+        if not isinstance(bottleneck, bool): raise TypeError(f"bottleneck: expected True or False, got {bottleneck!r}")
         if isinstance(blocks, nn.Module) or not isinstance(blocks, (list, tuple)): raise TypeError(f"blocks: expected a list of body classes or partials, got {type(blocks).__name__}")
         if len(blocks) == 0: raise ValueError("blocks: expected at least one block, got none")
         for i, block in enumerate(blocks):
@@ -144,8 +146,10 @@ class MultiBlock(AbsBody):
         if empty: raise ValueError(f"feats_per_block: expected at least one feature per block, got none for block(s) {empty}")
         if isinstance(bottleneck_sz, bool) or not isinstance(bottleneck_sz, Integral) or bottleneck_sz < 0:
             raise ValueError(f"bottleneck_sz: expected a non-negative integer, got {bottleneck_sz!r}")
+        if bottleneck and bottleneck_sz == 0: bottleneck_sz = 1
         if bottleneck_act is not None: lookup_act(bottleneck_act)  # an unknown name fails now, not when the bottleneck is built
         store_attr('feats_per_block,bottleneck_sz,bottleneck_act')
+        self.bottleneck = bottleneck_sz > 0
         subs, necks = [], []
         for i, (block, feats) in enumerate(zip(blocks, self.feats_per_block)):
             missing = [f for f in feats if f not in self.feat_map]
@@ -167,7 +171,7 @@ class MultiBlock(AbsBody):
             n_sub = len(idxs)+(bottleneck_sz if neck is not None else 0)
             subs.append(block(n_in=n_sub, feat_map=sub_map, lookup_init=lookup_init, lookup_act=lookup_act, freeze=freeze))
         self.blocks = nn.ModuleList(subs)
-        self.bottlenecks = nn.ModuleList([n if n is not None else nn.Identity() for n in necks])
+        self.bottleneck_blocks = nn.ModuleList([n if n is not None else nn.Identity() for n in necks])
         self.has_neck = [n is not None for n in necks]
         if self.freeze: self.freeze_layers()
 
@@ -176,7 +180,7 @@ class MultiBlock(AbsBody):
         "Pass each feature subset (plus its bottleneck) through its sub-body and concatenate."
         _check_width(x, self.n_in)
         outs = []
-        for i, (block, neck) in enumerate(zip(self.blocks, self.bottlenecks)):
+        for i, (block, neck) in enumerate(zip(self.blocks, self.bottleneck_blocks)):
             sub = x[:, getattr(self, f'idxs_{i}')]
             if self.has_neck[i]: sub = torch.cat([sub, neck(x[:, getattr(self, f'others_{i}')])], dim=1)
             outs.append(block(sub))
@@ -186,7 +190,7 @@ class MultiBlock(AbsBody):
         "Sum of the sub-bodies' output widths."
         return sum(b.get_out_size() for b in self.blocks)
 
-# %% ../../../../nbs/25_body.ipynb #44bda4a5
+# %% ../../../../nbs/25_body.ipynb #44b3d2be
 class IdentBody(AbsBody):
     "Pass-through body."
     def __init__(self,
