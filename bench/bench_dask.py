@@ -158,8 +158,9 @@ training fold once per epoch: W·(fold file size) per epoch), and stragglers: th
         text += f"""
 Reading these numbers: the kernel schedules with autogroups (`sched_autogroup_enabled = 1`), so every session
 (this benchmark with its Dask workers is one) gets an equal share of the CPUs whatever its number of processes, and the
-load average ({max(load):.1f}) exceeded the {os.cpu_count()} cores. Starting a second worker then cannot raise the share
-of the machine this run gets: the parallel wall times above measure the share, not lumin or Dask. On an idle machine
+load average ({max(load):.1f}) exceeded the {os.cpu_count()} cores. A second worker then raises the share of the machine
+this run gets little or not at all, and the parallel wall times above measure that share more than lumin or Dask; the
+CPU times do not depend on it. On an idle machine
 (or a node of one's own) the scaling model above applies: T(2) ≈ t_start + 2·t_model against 4·t_model sequentially.
 """
     write_report('dask.md', text)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 README = Path(__file__).parent.parent/'README.md'
 MODEL_DIRS = ['model_id_0', 'model_id_1', 'model_id_2']
-RESULT_FILES = ['cycle_file.json', 'cycle_file.pkl', 'results_file.json', 'results_file.pkl']
+RESULT_FILES = ['cycle_file.json', 'cycle_file.pkl', 'manifest.json', 'results_file.json', 'results_file.pkl']
 
 
 def _run(script: Path, cwd: Path) -> subprocess.CompletedProcess:
