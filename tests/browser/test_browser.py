@@ -28,9 +28,12 @@ WATCHDOG = int(TOTAL_LIMIT) + 120  # SIGALRM aborts the test; the context manage
 # The code cells to check, found by their first statement (unique in the notebook).
 CELLS = {'train': 'results, histories, _ = train_models(', 'lr_find': 'lr_finders = lr_find(',
          'fold_lr_find': 'fold_finders = fold_lr_find('}
-# Console messages known to be harmless: (regex, why). None is needed today: a run logs two DEBUG lines and one
-# WARNING ("Disabling terminals plugin", because the server runs without terminals), nothing at SEVERE.
-BENIGN_CONSOLE = []
+# Console messages known to be harmless: (regex, why). A run also logs two DEBUG lines and one WARNING ("Disabling
+# terminals plugin", because the server runs without terminals).
+BENIGN_CONSOLE = [(r'^blob:http://127\.0\.0\.1:\d+/[0-9a-f-]+ - Failed to load resource: net::ERR_FILE_NOT_FOUND$',
+                   "ipywidgets' Image view revokes the object URL of the previous live frame when a newer frame arrives; "
+                   "an <img> still fetching the old frame then logs this. The newer frame shows: check 3 asserts the "
+                   "live image changes and the summary image renders.")]
 
 # One round trip: the state of every cell as the user sees it. A live panel is a widget VBox holding progress bars
 # and an image (with an HTML table); any other <img> in a cell's output area (e.g. a rendered PNG) is a summary plot.
