@@ -18,7 +18,7 @@ from fastcore.basics import store_attr, listify
 from ..initialisations import lookup_normal_init
 from ..layers.activations import lookup_act
 from .abs_block import _check_n
-from .matrix_head import AbsMatrixHead, _check_rate
+from .matrix_head import AbsMatrixHead, RowMLP, _check_rate
 
 # %% ../../../../nbs/23d_graph_blocks.ipynb #56dab776
 AGG_METHODS = ('mean', 'sum', 'max', 'absmax')
@@ -49,14 +49,7 @@ class VertexMLP(nn.Module):
             n = w
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, x:Tensor, # `(..., n_in)`
-                mask:Optional[Tensor]=None # boolean `x.shape[:-1]`, rows to compute (None for all)
-               ) -> Tensor: # `(..., n_out)`, zero where `mask` is False
-        "Apply the MLP to (the selected rows of) `x`."
-        if mask is None: return self.layers(x.reshape(-1, self.n_in)).view(*x.shape[:-1], self.n_out)
-        out = x.new_zeros(*x.shape[:-1], self.n_out)
-        out[mask] = self.layers(x[mask])
-        return out
+    forward = RowMLP.forward  # the same masked row-wise application as `RowMLP` (23b): rows outside `mask` give zeros
 
 def masked_agg(x:Tensor, # `(batch, n_v, n_f)` vertex features
                mask:Tensor, # `(batch, n_v)` present vertices
