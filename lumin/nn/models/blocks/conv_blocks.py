@@ -98,6 +98,10 @@ class Res1DBlock(Conv1DBlock):
         "The two convolutions and the shortcut."
         self.layers = nn.Sequential(self.get_conv_layer(self.in_c, self.out_c, self.kernel_sz, self.padding, self.stride, pre_act=True),
                                     self.get_conv_layer(self.out_c, self.out_c, self.kernel_sz, self.padding, 1, pre_act=True))
+        self._set_shortcut()
+
+    def _set_shortcut(self) -> None:
+        "Identity, or a 1×1 convolution where the stride or the channel count changes."
         self.shortcut = None
         if self.stride > 1 or self.in_c != self.out_c:
             self.shortcut = nn.Conv1d(self.in_c, self.out_c, 1, stride=self.stride)
@@ -111,7 +115,7 @@ class Res1DBlock(Conv1DBlock):
         return y+(x if self.shortcut is None else self.shortcut(x))
 
 # %% ../../../../nbs/23a_conv_blocks.ipynb #965d4f6d
-class ResNeXt1DBlock(Conv1DBlock):
+class ResNeXt1DBlock(Res1DBlock):
     "Residual block of `cardinality` parallel groups of `inter_c` channels (grouped convolution)."
     def __init__(self,
                  in_c:int, # input channels
@@ -136,17 +140,7 @@ class ResNeXt1DBlock(Conv1DBlock):
         self.layers = nn.Sequential(self.get_conv_layer(self.in_c, mid, 1, 0, 1, pre_act=True),
                                     self.get_conv_layer(mid, mid, self.kernel_sz, self.padding, self.stride, pre_act=True, groups=self.cardinality),
                                     self.get_conv_layer(mid, self.out_c, 1, 0, 1, pre_act=True))
-        self.shortcut = None
-        if self.stride > 1 or self.in_c != self.out_c:
-            self.shortcut = nn.Conv1d(self.in_c, self.out_c, 1, stride=self.stride)
-            self.lookup_init('linear', self.in_c, self.out_c)(self.shortcut.weight)
-            nn.init.zeros_(self.shortcut.bias)
-
-    def forward(self, x:Tensor # `(batch, in_c, length)`
-               ) -> Tensor: # `(batch, out_c, new_length)`
-        "Grouped convolutions plus shortcut."
-        y = super().forward(x)
-        return y+(x if self.shortcut is None else self.shortcut(x))
+        self._set_shortcut()  # forward (convolutions plus shortcut) is Res1DBlock's
 
 # %% ../../../../nbs/23a_conv_blocks.ipynb #f8e543c5
 class AdaptiveAvgMaxConcatPool1d(nn.Module):
