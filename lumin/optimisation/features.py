@@ -335,6 +335,15 @@ def _spearman(x:np.ndarray, w:Optional[np.ndarray], feats:List[str], arg:str='ch
 def _removal_table(rows:List[Tuple[str, float, str]])->None:
     print('\n'.join(f'{name:>30} {score}  {verdict}' for name, score, verdict in rows))
 
+def _filter_args(train_df, val_df, objective, check_feats, targ_name, wgt_name, strat_key, thr, thr_name, n_estimators, n_rfs,
+                 subsample_rate):
+    "The checked data and settings both automatic filters start from."
+    _check_df(val_df, 'val_df')
+    d = _get_data(train_df, val_df, objective, check_feats, targ_name, wgt_name, 'check_feats', strat_key)
+    if len(d.feats) < 2: raise ValueError(f'check_feats: expected at least two features to compare, got {d.feats}')
+    rate = None if subsample_rate is None else _check_real(subsample_rate, 'subsample_rate', 1e-9, 1.)
+    return d, _check_real(thr, thr_name, 0., 1.), _pos_int(n_estimators, 'n_estimators'), _pos_int(n_rfs, 'n_rfs'), rate
+
 def auto_filter_on_linear_correlation(train_df:pd.DataFrame, # training data
                                       val_df:pd.DataFrame, # validation data, for the scores (and the tuning)
                                       check_feats:List[str], # complete list of features to consider for training and removal
@@ -354,13 +363,9 @@ def auto_filter_on_linear_correlation(train_df:pd.DataFrame, # training data
                                       verbose:bool=True # print each test
                                      )->List[str]: # `check_feats` without the removed features, in their order
     "Drop one feature of each strongly rank-correlated pair when forests do as well without it"
-    _check_df(val_df, 'val_df')
-    d = _get_data(train_df, val_df, objective, check_feats, targ_name, wgt_name, 'check_feats', strat_key)
-    thr = _check_real(corr_threshold, 'corr_threshold', 0., 1.)
-    n_estimators, n_rfs = _pos_int(n_estimators, 'n_estimators'), _pos_int(n_rfs, 'n_rfs')
-    rate = None if subsample_rate is None else _check_real(subsample_rate, 'subsample_rate', 1e-9, 1.)
+    d, thr, n_estimators, n_rfs, rate = _filter_args(train_df, val_df, objective, check_feats, targ_name, wgt_name, strat_key,
+                                                     corr_threshold, 'corr_threshold', n_estimators, n_rfs, subsample_rate)
     feats = d.feats
-    if len(feats) < 2: raise ValueError(f'check_feats: expected at least two features to compare, got {feats}')
     rho = np.abs(_spearman(d.x_trn, d.w_trn, feats))
     if plot_results: plot_rank_order_dendrogram(train_df[feats], threshold=thr, savename=savename, settings=plot_settings)
     i, j = np.triu_indices(len(feats), 1)
@@ -436,12 +441,8 @@ def auto_filter_on_mutual_dependence(train_df:pd.DataFrame, # training data
                                      verbose:bool=True # print each round
                                     )->List[str]: # `check_feats` without the removed features, in their order
     "Drop features that the other features predict, when forests do as well without them"
-    _check_df(val_df, 'val_df')
-    d = _get_data(train_df, val_df, objective, check_feats, targ_name, wgt_name, 'check_feats', strat_key)
-    thr = _check_real(md_threshold, 'md_threshold', 0., 1.)
-    n_estimators, n_rfs = _pos_int(n_estimators, 'n_estimators'), _pos_int(n_rfs, 'n_rfs')
-    rate = None if subsample_rate is None else _check_real(subsample_rate, 'subsample_rate', 1e-9, 1.)
-    if len(d.feats) < 2: raise ValueError(f'check_feats: expected at least two features to compare, got {d.feats}')
+    d, thr, n_estimators, n_rfs, rate = _filter_args(train_df, val_df, objective, check_feats, targ_name, wgt_name, strat_key,
+                                                     md_threshold, 'md_threshold', n_estimators, n_rfs, subsample_rate)
     params = _rf_setup(d, list(range(len(d.feats))), rf_params, optimise_rf, n_estimators)[0]
     dep_params = {k: v for k, v in params.items() if k in ('min_samples_leaf', 'max_features', 'max_depth', 'max_samples')}
     remaining, tested, n_round = list(d.feats), set(), 0
