@@ -31,9 +31,9 @@ CELLS = {'train': 'results, histories, _ = train_models(', 'lr_find': 'lr_finder
 # Console messages known to be harmless: (regex, why). A run also logs two DEBUG lines and one WARNING ("Disabling
 # terminals plugin", because the server runs without terminals).
 BENIGN_CONSOLE = [(r'^blob:http://127\.0\.0\.1:\d+/[0-9a-f-]+ - Failed to load resource: net::ERR_FILE_NOT_FOUND$',
-                   "ipywidgets' Image view revokes the object URL of the previous live frame when a newer frame arrives; "
-                   "an <img> still fetching the old frame then logs this. The newer frame shows: check 3 asserts the "
-                   "live image changes and the summary image renders.")]
+                   "ipywidgets' Image view revokes the object URL of the previous live frame when a newer frame arrives, so "
+                   "a load of the old URL still in flight fails: the <img> itself, or this test's own fetch of it for the "
+                   "SHA-256 below. The newer frame shows: check 4 asserts the live image changes, check 5 the summary image.")]
 
 # One round trip: the state of every cell as the user sees it. A live panel is a widget VBox holding progress bars
 # and an image (with an HTML table); any other <img> in a cell's output area (e.g. a rendered PNG) is a summary plot.
