@@ -1,8 +1,11 @@
 """Run by bench_heads.py in the LUMIN 0.9.1 virtualenv (see ../shared/PEER.md): train and predict the same head
-configurations with the original library on the same events, and print one JSON line of times.
+configurations with the original library on the same events, on request, so that its runs alternate with lumin's.
 
-Usage: <peer python> _peer_heads.py DATA.npz N_PAIRS BS  (run from a directory outside the repository, so that
-`import lumin` finds the original package)."""
+Usage: <peer python> _peer_heads.py DATA.npz BS  (run from a directory outside the repository, so that `import lumin`
+finds the original package). Prints `ready` and the JSON list of its head names, then reads one head name per line from
+stdin: `train NAME` answers with one JSON line `{"train_s": ...}`, the wall time of one `Model.fit` epoch of a fresh model
+(seed 0); `predict NAME` with `{"predict_s": ..., "n_pred": ...}`, one `Model.predict` of fold 0 with the last model
+trained for NAME. An empty line ends it. Anything the library prints goes to stderr."""
 import json, sys, tempfile, time, warnings
 from functools import partial
 from pathlib import Path
@@ -30,7 +33,8 @@ class ConvHead(AbsConv1dHead):
 
 
 def main():
-    data, n_pairs, bs = np.load(sys.argv[1], allow_pickle=False), int(sys.argv[2]), int(sys.argv[3])
+    out, sys.stdout = sys.stdout, sys.stderr  # answers on the real stdout, the library's prints out of the way
+    data, bs = np.load(sys.argv[1], allow_pickle=False), int(sys.argv[2])
     torch.set_num_threads(1)
     vecs = [str(v) for v in data['vecs']]
     mfeats = [f'{v}_{f}' for v in vecs for f in FPV]
@@ -48,7 +52,6 @@ def main():
     }
     # 0.9.1's GNNHead with its graph InteractionNet fails on this row-wise matrix inside its forward
     # ("mat1 and mat2 shapes cannot be multiplied (2048x4 and 8x56)"), so InteractionNet has no peer figure.
-    out = {}
     with tempfile.TemporaryDirectory() as tmp:
         fys = {}
         for row_wise in (True, False):
@@ -56,23 +59,28 @@ def main():
                         matrix_vecs=vecs, matrix_feats_per_vec=FPV, matrix_row_wise=row_wise, savename=Path(tmp)/f'peer_{row_wise}',
                         targ_type='int', strat_key='gen_target')
             fys[row_wise] = FoldYielder(Path(tmp)/f'peer_{row_wise}.hdf5')
-        for name, head in heads.items():
+        print('ready', file=out, flush=True)
+        print(json.dumps(list(heads)), file=out, flush=True)
+        models = {}
+        for line in sys.stdin:
+            if not line.strip(): break
+            cmd, name = line.strip().split(' ', 1)
+            head = heads[name]
             fy = fys[head.keywords.get('row_wise', True)]
-            fold0 = fy.get_fold(0)['inputs']
-            mb = ModelBuilder('classification', n_out=1, cont_feats=mfeats, head=head, opt_args={'opt': 'adam', 'lr': 1e-3},
-                              body=partial(FullyConnected, act='swish', width=64, depth=2))
-            tt, tp = [], []
-            for _ in range(n_pairs):
+            if cmd == 'train':
+                mb = ModelBuilder('classification', n_out=1, cont_feats=mfeats, head=head, opt_args={'opt': 'adam', 'lr': 1e-3},
+                                  body=partial(FullyConnected, act='swish', width=64, depth=2))
                 torch.manual_seed(0)
                 t = time.perf_counter()
-                model = Model(mb)
-                model.fit(1, fy, bs, val_idx=fy.n_folds-1, visible_bar=False)
-                tt.append(time.perf_counter()-t)
+                models[name] = Model(mb)
+                models[name].fit(1, fy, bs, val_idx=fy.n_folds-1, visible_bar=False)
+                res = {'train_s': time.perf_counter()-t}
+            else:
+                fold0 = fy.get_fold(0)['inputs']
                 t = time.perf_counter()
-                model.predict(fold0, bs=1024)
-                tp.append(time.perf_counter()-t)
-            out[name] = {'train_s': min(tt), 'predict_s': min(tp), 'n_pred': len(fold0[1])}
-    print(json.dumps(out))
+                models[name].predict(fold0, bs=1024)
+                res = {'predict_s': time.perf_counter()-t, 'n_pred': len(fold0[1])}
+            print(json.dumps(res), file=out, flush=True)
 
 
 if __name__ == '__main__':

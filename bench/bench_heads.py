@@ -22,12 +22,16 @@ Inference: `Model.predict((flat, matrix), bs=1024)` on one fold vs a `no_grad` l
 of 1024. Throughput = events / wall time; runs alternate (bare, lumin, ...); the ratio compares the fastest run of each
 side (best of N_PAIRS), with the median of the per-pair ratios beside it. Goal: lumin within 10 % of the bare loop.
 
-Peer: when the LUMIN 0.9.1 virtualenv of ../shared/PEER.md exists (PEER_PYTHON), `_peer_heads.py` trains and predicts
-the heads 0.9.1 has (RecurrentHead, the same conv head, GNNHead with GravNet) with its own `Model.fit`/`predict` on the
-same events (absent objects as zero rows, since 0.9.1 has no padding mask; its conv head reads a column-wise matrix), best
-of N_PAIRS runs, in the same benchmark run. 0.9.1's graph InteractionNet fails on this matrix, so that row has no peer.
+Peer: when the LUMIN 0.9.1 virtualenv of ../shared/PEER.md exists (PEER_PYTHON), `_peer_heads.py` runs in its own
+process beside this one and trains and predicts the heads 0.9.1 has (RecurrentHead, the same conv head, GNNHead with
+GravNet) with its own `Model.fit`/`predict` on the same events (absent objects as zero rows, since 0.9.1 has no padding
+mask; its conv head reads a column-wise matrix), on request, so that its runs alternate with lumin's (bare, lumin, 0.9.1,
+bare, ...): the ratios to 0.9.1 are best of N_PAIRS against best of N_PAIRS, with the median of the per-round ratios
+beside them, and load drift hits both sides alike. 0.9.1's graph InteractionNet fails on this matrix, so that row has no
+peer.
 
-Run from the repository root: `.venv/bin/python bench/bench_heads.py [--quick]`. Writes bench/_out/heads.md.
+Run from the repository root: `.venv/bin/python bench/bench_heads.py [--quick] [--only NAME]` (`--only` keeps the heads
+whose name contains NAME, e.g. `--only gravnet`). Writes bench/_out/heads.md.
 """
 import json, os, platform, statistics, subprocess, sys, tempfile, time, warnings
 from functools import partial
@@ -54,6 +58,7 @@ from lumin.nn.models.blocks.conv_blocks import AdaptiveAvgMaxConcatPool1d
 from lumin.nn.models.blocks.gnn_blocks import GravNet, GraphCollapser
 
 QUICK = '--quick' in sys.argv
+ONLY = sys.argv[sys.argv.index('--only')+1] if '--only' in sys.argv else ''  # run only the heads whose name contains this
 N_EVENTS, N_FOLDS, BS, N_THREADS = (8_000 if QUICK else 20_000), 4, 256, 1
 N_PAIRS = 2 if QUICK else 5
 FPV = ['px', 'py', 'pz', 'E']
@@ -144,23 +149,48 @@ def lumin_predict(model, fold_np) -> float:
     return time.perf_counter() - t
 
 
-def run_peer(df, vecs, mfeats, tmp: Path) -> dict:
-    "Times of LUMIN 0.9.1 on the same events (its own process and virtualenv), or {} if it is not installed."
-    if not PEER_PYTHON.exists(): return {}
-    mat = df[mfeats].to_numpy(np.float32).reshape(len(df), len(vecs), len(FPV))
-    np.savez(tmp/'peer_data.npz', matrix=mat, targets=df['gen_target'].to_numpy(), vecs=np.array(vecs), n_folds=N_FOLDS)
-    res = subprocess.run([str(PEER_PYTHON), str(ROOT/'bench'/'_peer_heads.py'), str(tmp/'peer_data.npz'), str(N_PAIRS), str(BS)],
-                         cwd=tmp, capture_output=True, text=True, env={**os.environ, 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD': '1', 'OMP_NUM_THREADS': '1'})
-    if res.returncode != 0: raise RuntimeError(f"peer run failed:\n{res.stderr[-2000:]}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+class Peer:
+    "LUMIN 0.9.1 in its own process and virtualenv, timing one run of a head on request."
+    def __init__(self, df, vecs, mfeats, tmp:Path):
+        mat = df[mfeats].to_numpy(np.float32).reshape(len(df), len(vecs), len(FPV))
+        np.savez(tmp/'peer_data.npz', matrix=mat, targets=df['gen_target'].to_numpy(), vecs=np.array(vecs), n_folds=N_FOLDS)
+        self.err = open(tmp/'peer_stderr.txt', 'w+')
+        self.proc = subprocess.Popen([str(PEER_PYTHON), str(ROOT/'bench'/'_peer_heads.py'), str(tmp/'peer_data.npz'), str(BS)],
+                                     cwd=tmp, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True,
+                                     env={**os.environ, 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD': '1', 'OMP_NUM_THREADS': '1'})
+        if self._line() != 'ready': self._fail('did not start')
+        self.names = json.loads(self._line())
+
+    def _line(self) -> str: return self.proc.stdout.readline().strip()
+
+    def _fail(self, what:str):
+        self.err.seek(0)
+        raise RuntimeError(f"peer run {what}:\n{self.err.read()[-2000:]}")
+
+    def __call__(self, cmd:str, name:str) -> dict:
+        "Run `cmd` ('train' or 'predict') for head `name` and return the peer's answer."
+        self.proc.stdin.write(f'{cmd} {name}\n'); self.proc.stdin.flush()
+        line = self._line()
+        if not line: self._fail(f'failed on {cmd} {name}')
+        return json.loads(line)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.write('\n'); self.proc.stdin.flush(); self.proc.wait(timeout=60)
+        self.err.close()
 
 
-def compare(bare, lumin):
-    "Best-of-N times and the median per-pair ratio (bare/lumin time = lumin/bare throughput)."
-    b, l = [], []
+def compare(*sides):
+    "Run the sides in turn N_PAIRS times: best-of-N time of each, and the per-round times."
+    times = [[] for _ in sides]
     for _ in range(N_PAIRS):
-        b.append(bare()); l.append(lumin())
-    return min(b), min(l), statistics.median(x/y for x, y in zip(b, l))
+        for t, side in zip(times, sides): t.append(side())
+    return [min(t) for t in times], times
+
+
+def med_ratio(a, b) -> float:
+    "Median over the rounds of a/b (times: the throughput ratio of b over a)."
+    return statistics.median(x/y for x, y in zip(a, b))
 
 
 def main() -> None:
@@ -178,19 +208,33 @@ def main() -> None:
             paths[scale] = df2foldfile(d, N_FOLDS, cont_feats=[], cat_feats=[], targ_feats='gen_target', wgt_feat='gen_weight',
                                        matrix_vecs=vecs, matrix_feats_per_vec=FPV, savename=Path(tmp)/f'objects_{int(scale)}',
                                        targ_type='int', strat_key='gen_target', seed=0, verbose=False)
-        for name, (head, scale) in heads(vecs).items():
-            fy = FoldYielder(paths[scale])
-            mb = builder(head, list(fy.cont_feats))  # the file's flat features (none): the matrix comes separately
-            folds = load_folds(fy)
-            n_trn = sum((len(f[1])//BS)*BS for f in folds[:-1])
-            tb, tl, med = compare(lambda: bare_train(mb, folds), lambda: lumin_train(mb, fy))
-            model = Model(mb)
-            fold_np = (folds[0][0][0].numpy(), folds[0][0][1].numpy())
-            pb, pl, pmed = compare(lambda: bare_predict(model.model, folds[0]), lambda: lumin_predict(model, fold_np))
-            n_par = sum(p.numel() for p in model.model[0].parameters())
-            rows.append([name, n_par, n_trn/tb, n_trn/tl, tb/tl, med, len(folds[0][1])/pb, len(folds[0][1])/pl, pb/pl, pmed, n_trn])
-            print(name, f'{tb/tl:.2f} {pb/pl:.2f}', flush=True)
-        peer = run_peer(df, vecs, mfeats, Path(tmp))
+        peer = Peer(df, vecs, mfeats, Path(tmp)) if PEER_PYTHON.exists() else None
+        try:
+            for name, (head, scale) in heads(vecs).items():
+                if ONLY.lower() not in name.lower(): continue
+                fy = FoldYielder(paths[scale])
+                mb = builder(head, list(fy.cont_feats))  # the file's flat features (none): the matrix comes separately
+                folds = load_folds(fy)
+                n_trn = sum((len(f[1])//BS)*BS for f in folds[:-1])
+                has_peer = peer is not None and name in peer.names
+                sides = [lambda: bare_train(mb, folds), lambda: lumin_train(mb, fy)]
+                if has_peer: sides.append(lambda: peer('train', name)['train_s'])
+                (tb, tl, *tp), ts = compare(*sides)
+                model = Model(mb)
+                fold_np = (folds[0][0][0].numpy(), folds[0][0][1].numpy())
+                sides = [lambda: bare_predict(model.model, folds[0]), lambda: lumin_predict(model, fold_np)]
+                if has_peer: sides.append(lambda: peer('predict', name)['predict_s'])
+                (pb, pl, *pp), ps = compare(*sides)
+                n_par = sum(p.numel() for p in model.model[0].parameters())
+                n_pred = len(folds[0][1])
+                row = dict(name=name, n_par=n_par, bare_t=n_trn/tb, lumin_t=n_trn/tl, rb_t=tb/tl, mb_t=med_ratio(ts[0], ts[1]),
+                           bare_p=n_pred/pb, lumin_p=n_pred/pl, rb_p=pb/pl, mb_p=med_ratio(ps[0], ps[1]))
+                if has_peer: row.update(peer_t=n_trn/tp[0], rp_t=tp[0]/tl, mp_t=med_ratio(ts[2], ts[1]),
+                                        peer_p=n_pred/pp[0], rp_p=pp[0]/pl, mp_p=med_ratio(ps[2], ps[1]))
+                rows.append(row)
+                print(name, f"{row['rb_t']:.2f} {row['rb_p']:.2f}", *([f"peer {row['rp_t']:.2f} {row['rp_p']:.2f}"] if has_peer else []), flush=True)
+        finally:
+            if peer is not None: peer.close()
     lines = ['# Matrix heads: `Model.fit`/`Model.predict` vs a bare PyTorch loop', '',
              f'{N_EVENTS:,} toy events (8 object slots × 4 features, NaN padding), {N_FOLDS} folds (3 train + 1 validation), '
              f'batch size {BS}, {N_THREADS} torch thread, best of {N_PAIRS} alternated runs per side. '
@@ -198,21 +242,25 @@ def main() -> None:
              '| head | head params | bare train (ev/s) | lumin train (ev/s) | lumin/bare | median pair ratio | '
              'bare predict (ev/s) | lumin predict (ev/s) | lumin/bare | median pair ratio |',
              '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
-    lines += [f'| {n} | {p:,} | {a:,.0f} | {b:,.0f} | {r:.2f} | {m:.2f} | {c:,.0f} | {d:,.0f} | {r2:.2f} | {m2:.2f} |'
-              for n, p, a, b, r, m, c, d, r2, m2, _ in rows]
+    lines += [f"| {r['name']} | {r['n_par']:,} | {r['bare_t']:,.0f} | {r['lumin_t']:,.0f} | {r['rb_t']:.2f} | {r['mb_t']:.2f} | "
+              f"{r['bare_p']:,.0f} | {r['lumin_p']:,.0f} | {r['rb_p']:.2f} | {r['mb_p']:.2f} |" for r in rows]
     lines += ['', 'Goal: lumin/bare ≥ 0.90 (within 10 % of the bare loop). '
-              + ('All met.' if all(r[4] >= 0.9 and r[8] >= 0.9 for r in rows) else
-                 'Missed for: ' + ', '.join(r[0] for r in rows if r[4] < 0.9 or r[8] < 0.9) + '.')]
-    if peer:
-        lines += ['', '### Against LUMIN 0.9.1 (same events and configurations, its own Model.fit/predict)', '',
-                  '| head | LUMIN 0.9.1 train (ev/s) | lumin train (ev/s) | lumin/0.9.1 | LUMIN 0.9.1 predict (ev/s) | lumin predict (ev/s) | lumin/0.9.1 |',
-                  '|---|---:|---:|---:|---:|---:|---:|']
+              + ('All met.' if all(r['rb_t'] >= 0.9 and r['rb_p'] >= 0.9 for r in rows) else
+                 'Missed for: ' + ', '.join(r['name'] for r in rows if r['rb_t'] < 0.9 or r['rb_p'] < 0.9) + '.')]
+    if PEER_PYTHON.exists():
+        lines += ['', '### Against LUMIN 0.9.1 (same events and configurations, its own Model.fit/predict, alternated with lumin)', '',
+                  '| head | LUMIN 0.9.1 train (ev/s) | lumin train (ev/s) | lumin/0.9.1 | median round ratio | '
+                  'LUMIN 0.9.1 predict (ev/s) | lumin predict (ev/s) | lumin/0.9.1 | median round ratio |',
+                  '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
         for r in rows:
-            if r[0] not in peer: lines.append(f'| {r[0]} | — | {r[3]:,.0f} | — | — | {r[7]:,.0f} | — |'); continue
-            pt, pp = r[10]/peer[r[0]]['train_s'], peer[r[0]]['n_pred']/peer[r[0]]['predict_s']
-            lines.append(f'| {r[0]} | {pt:,.0f} | {r[3]:,.0f} | {r[3]/pt:.2f} | {pp:,.0f} | {r[7]:,.0f} | {r[7]/pp:.2f} |')
-        lines += ['', 'Goal: lumin/0.9.1 ≥ 1.0 for every head 0.9.1 has. 0.9.1 has no ParticleTransformerHead, and its graph '
-                  'InteractionNet fails on this matrix; its heads have no padding mask (absent objects enter as zeros).']
+            if 'peer_t' not in r: lines.append(f"| {r['name']} | — | {r['lumin_t']:,.0f} | — | — | — | {r['lumin_p']:,.0f} | — | — |"); continue
+            lines.append(f"| {r['name']} | {r['peer_t']:,.0f} | {r['lumin_t']:,.0f} | {r['rp_t']:.2f} | {r['mp_t']:.2f} | "
+                         f"{r['peer_p']:,.0f} | {r['lumin_p']:,.0f} | {r['rp_p']:.2f} | {r['mp_p']:.2f} |")
+        peered = [r for r in rows if 'peer_t' in r]
+        missed = [r['name'] for r in peered if r['rp_t'] < 1 or r['rp_p'] < 1]
+        lines += ['', 'Goal: lumin/0.9.1 ≥ 1.0 for every head 0.9.1 has. ' + (f"Missed for: {', '.join(missed)}. " if missed else 'All met. ')
+                  + '0.9.1 has no ParticleTransformerHead, and its graph InteractionNet fails on this matrix; its heads have no '
+                  'padding mask (absent objects enter as zeros).', f'Load average at the end: {os.getloadavg()[0]:.1f}.']
     else: lines += ['', f'LUMIN 0.9.1 not measured: no peer virtualenv at {PEER_PYTHON} (see ../shared/PEER.md).']
     write_report('heads.md', '\n'.join(lines))
 

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['AGG_METHODS', 'AbsGraphBlock', 'VertexMLP', 'masked_agg', 'SelfAttention', 'OffsetSelfAttention',
            'AbsGraphFeatExtractor', 'InteractionNet', 'gauss_potential', 'GravNetLayer', 'GravNet', 'GraphCollapser',
-           'GNNHead']
+           'NodePredictor', 'GNNHead']
 
 # %% ../../../../nbs/23d_graph_blocks.ipynb #ba1939c4
 import math
@@ -18,10 +18,14 @@ from fastcore.basics import store_attr, listify
 from ..initialisations import lookup_normal_init
 from ..layers.activations import lookup_act
 from .abs_block import _check_n
-from .matrix_head import AbsMatrixHead, RowMLP, _check_rate
+from .matrix_head import AbsMatrixHead, _check_rate
 
-# %% ../../../../nbs/23d_graph_blocks.ipynb #56dab776
+# %% ../../../../nbs/23d_graph_blocks.ipynb #fcfea7b1
 AGG_METHODS = ('mean', 'sum', 'max', 'absmax')
+
+def _by_rows(layers:nn.Module, x:Tensor) -> Tensor:
+    "`layers` applied to the rows of `x` as a 2D batch (so batch-norm and softmax act on the features)."
+    return layers(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], -1)
 
 class VertexMLP(nn.Module):
     "An MLP with layer widths `widths`, applied to the present vertices (rows) only."
@@ -49,7 +53,38 @@ class VertexMLP(nn.Module):
             n = w
         self.layers = nn.Sequential(*layers)
 
-    forward = RowMLP.forward  # the same masked row-wise application as `RowMLP` (23b): rows outside `mask` give zeros
+    def forward(self, x:Tensor, # `(..., n_in)`
+                mask:Optional[Tensor]=None # boolean `x.shape[:-1]`: present rows (None for all)
+               ) -> Tensor: # `(..., n_out)`, zero where `mask` is False
+        "Apply the MLP to the present rows; absent rows give zeros and cannot affect the output or the gradients."
+        if mask is None: return _by_rows(self.layers, x)
+        return self._rows(x.masked_fill(~mask[..., None], 0.), mask)
+
+    def _rows(self, x:Tensor, mask:Tensor, zero_out:bool=True, start:int=0, absent:Optional[Tensor]=None) -> Tensor:
+        "`forward` (from layer `start` on) for inputs with finite absent rows; `zero_out=False` leaves absent output rows finite but undefined."
+        layers = self.layers[start:]
+        if self.training and self.has_bn:  # batch statistics from the present rows only
+            out = x.new_zeros(*x.shape[:-1], self.n_out)
+            out[mask] = layers(x[mask])
+            return out
+        out = _by_rows(layers, x)  # every row at once: cheaper than selecting the present ones
+        return out.masked_fill(~mask[..., None] if absent is None else absent, 0.) if zero_out else out
+
+    def _split_first(self, parts:Sequence[Tensor], mask:Tensor, absent:Optional[Tensor]=None) -> Tensor:
+        "`forward` of the concatenation of `parts` (each `(b, n, ·)`, or `(b, ·)` for a per-event part shared by the rows)."
+        if torch.is_grad_enabled():  # training: one concatenation and one product make the fewest autograd nodes
+            n = parts[0].shape[1]
+            return self._rows(torch.cat([p if p.dim() == 3 else p[:, None].expand(-1, n, -1) for p in parts], -1), mask, absent=absent)
+        lin, h, i = self.layers[0], None, 0  # inference: the first layer by parts, without building the concatenation
+        for part in parts:
+            j = i+part.shape[-1]
+            y = nn.functional.linear(part, lin.weight[:, i:j], lin.bias if h is None else None)
+            if part.dim() == 2: y = y[:, None]  # one product per event instead of one per vertex
+            h, i = y if h is None else h+y, j
+        return self._rows(h, mask, start=1, absent=absent)
+
+    @property
+    def has_bn(self) -> bool: return any(isinstance(l, nn.modules.batchnorm._BatchNorm) for l in self.layers)
 
 def masked_agg(x:Tensor, # `(batch, n_v, n_f)` vertex features
                mask:Tensor, # `(batch, n_v)` present vertices
@@ -57,11 +92,12 @@ def masked_agg(x:Tensor, # `(batch, n_v, n_f)` vertex features
               ) -> Tensor: # `(batch, len(methods)*n_f)`
     "Aggregate vertex features over the present vertices."
     m = mask[..., None]
-    out = []
+    out, tot = [], None
     for meth in methods:
-        if meth == 'sum': out.append((x*m).sum(1))
-        elif meth == 'mean': out.append((x*m).sum(1)/m.sum(1).clamp(min=1))
-        elif meth == 'max': out.append(x.masked_fill(~m, float('-inf')).max(1).values.masked_fill(~m.any(1), 0.))
+        if meth in ('sum', 'mean') and tot is None: tot = (mask[:, None].to(x.dtype)@x)[:, 0]  # one batched product for both
+        if meth == 'sum': out.append(tot)
+        elif meth == 'mean': out.append(tot/m.sum(1, dtype=x.dtype).clamp(min=1))
+        elif meth == 'max': out.append(torch.where(m, x, float('-inf')).amax(1).masked_fill(~m.any(1), 0.))
         elif meth == 'absmax':
             idx = (x.abs()*m).argmax(1, keepdim=True)
             out.append(x.gather(1, idx)[:, 0]*m.any(1))
@@ -170,7 +206,28 @@ class InteractionNet(AbsGraphFeatExtractor):
             eff = eff.index_add(1, self.recv, e)
         return self.outfunc(torch.cat([x, eff], -1), mask)
 
-# %% ../../../../nbs/23d_graph_blocks.ipynb #9d13cd60
+# %% ../../../../nbs/23d_graph_blocks.ipynb #3f95c80c
+class _GraphMask:
+    "Tensors derived from a `(batch, n_v)` mask of present vertices, computed once and shared by the layers of a graph stack."
+    def __init__(self, mask:Tensor):
+        b, n = mask.shape
+        self.absent = ~mask[..., None]  # (b, n, 1)
+        self.barred = ~mask[:, None, :] | torch.eye(n, dtype=torch.bool, device=mask.device)  # (b, n, n): absent neighbours and oneself
+        n_pres = mask.sum(-1, keepdim=True)
+        self.n_nbrs = n_pres-mask.long()  # (b, n): present vertices other than oneself
+        self.min_nbrs = int(self.n_nbrs.min()) if mask.numel() else 0  # one synchronisation per batch
+        self.any_nbr = (self.n_nbrs > 0)[..., None]  # (b, n, 1)
+        self.maskf = mask[:, None].to(torch.get_default_dtype())  # (b, 1, n)
+        self.count = n_pres.clamp(min=1).to(self.maskf.dtype)  # (b, 1)
+        self.offsets = torch.arange(b, device=mask.device)[:, None, None]*n  # row offsets of each event in a flattened batch
+        self._arange = torch.arange(n, device=mask.device)
+
+    def arange(self, k:int) -> Tensor: return self._arange[:k]
+
+    def mean(self, x:Tensor) -> Tensor:
+        "`(b, n_f)` mean of `(b, n, n_f)` over the present vertices (absent rows must be finite)."
+        return (self.maskf.to(x.dtype)@x)[:, 0]/self.count.to(x.dtype)
+
 def gauss_potential(d2:Tensor # squared distances
                    ) -> Tensor: # weights exp(−d²)
     "Default GravNet potential: a Gaussian of the distance."
@@ -209,33 +266,49 @@ class GravNetLayer(AbsGraphFeatExtractor):
         self.f_out = self.mlp(n_cat, [n_out]*_check_n('f_out_depth', f_out_depth))
         self.sa = SelfAttention(n_out, max(1, n_out//2)) if use_sa else None
 
+    def _coords_feats(self, x:Tensor, mask:Tensor) -> Tuple[Tensor,Tensor]:
+        "Coordinates `(b, n, n_s)` and features `(b, n, n_lr)` as two contiguous tensors (the last linear layer computed in two parts)."
+        mlp = self.f_slr
+        if torch.is_grad_enabled() or (mlp.training and mlp.has_bn):  # training: one product and slices make the fewest autograd nodes
+            slr = mlp._rows(x, mask, zero_out=False)
+            return slr[..., :self.n_s], slr[..., self.n_s:]
+        h, last = _by_rows(mlp.layers[:-1], x), mlp.layers[-1]  # absent vertices are never neighbours: their values are not used
+        return (nn.functional.linear(h, last.weight[:self.n_s], last.bias[:self.n_s]),
+                nn.functional.linear(h, last.weight[self.n_s:], last.bias[self.n_s:]))
+
     def forward(self, x:Tensor, # `(batch, n_v, n_fpv)`
-                mask:Tensor # `(batch, n_v)` present vertices
+                mask:Tensor, # `(batch, n_v)` present vertices
+                ctx:Optional['_GraphMask']=None # the mask's derived tensors, shared by the layers of a `GravNet` (None: made here)
                ) -> Tensor: # `(batch, n_v, n_out)`, zero for absent vertices
         "Gather and aggregate neighbour features in the learned space."
+        if ctx is None:
+            ctx = _GraphMask(mask)
+            x = x.masked_fill(ctx.absent, 0.)  # a stack's inputs are already clean
         b, n, _ = x.shape
-        slr = self.f_slr(x, mask)
-        s, f = slr[..., :self.n_s], slr[..., self.n_s:]
-        d2 = (s[:, :, None]-s[:, None]).pow(2).sum(-1)
-        valid = mask[:, None, :] & ~torch.eye(n, dtype=torch.bool, device=x.device)
+        s, f = self._coords_feats(x, mask)
+        sq = s.pow(2).sum(-1)
+        d2 = torch.baddbmm(sq[:, :, None]+sq[:, None], s, s.transpose(1, 2), alpha=-2).clamp(min=0)  # |s_i|²+|s_j|²-2 s_i·s_j, one batched product
         k = min(self.k, max(n-1, 1))
-        d2m = d2.masked_fill(~valid, float('inf'))
-        nd2, idx = d2m.topk(k, dim=-1, largest=False)
-        ok = torch.isfinite(nd2)
-        w = self.potential(nd2.masked_fill(~ok, 0.))*ok
-        flat_idx = (idx+torch.arange(b, device=x.device)[:, None, None]*n).reshape(-1)
-        nf = f.reshape(b*n, self.n_lr).index_select(0, flat_idx).view(b, n, k, self.n_lr)*w[..., None]
-        aggs = []
-        for m in self.agg_methods:  # over the (valid) neighbours, dimension 2
-            if m == 'sum': aggs.append(nf.sum(2))
-            elif m == 'mean': aggs.append(nf.sum(2)/ok.sum(2, keepdim=True).clamp(min=1))
-            elif m == 'max': aggs.append(nf.masked_fill(~ok[..., None], float('-inf')).max(2).values.masked_fill(~ok.any(2, keepdim=True), 0.))
-            else: aggs.append(nf.gather(2, nf.abs().argmax(2, keepdim=True))[:, :, 0])
-        aggs = torch.cat(aggs, -1)
-        parts = [x, aggs]
-        if self.cat_means: parts.insert(1, masked_agg(x, mask, ['mean'])[:, None].expand(b, n, self.n_fpv))
-        out = self.f_out(torch.cat(parts, -1), mask)
-        return out if self.sa is None else self.sa(out, mask)*mask[..., None]
+        nd2, idx = d2.masked_fill(ctx.barred, float('inf')).topk(k, dim=-1, largest=False)  # nearest first: missing ones last
+        if ctx.min_nbrs < k:  # a missing neighbour repeats the nearest one (neutral for max and absmax; counted out of sum and mean)
+            ok = ctx.arange(k) < ctx.n_nbrs[..., None]
+            idx, nd2 = torch.where(ok, idx, idx[..., :1]), torch.where(ok, nd2, nd2[..., :1]).masked_fill(~ctx.any_nbr, 0.)
+            w = self.potential(nd2)*ctx.any_nbr  # zero for a vertex without any present neighbour
+        else: w = self.potential(nd2)
+        flat_idx = (idx+ctx.offsets).permute(2, 0, 1).reshape(-1)
+        nf = f.reshape(b*n, self.n_lr).index_select(0, flat_idx).view(k, b, n, self.n_lr)*w.permute(2, 0, 1)[..., None]  # (k, b, n, n_lr)
+        aggs, tot = [], None
+        for m in self.agg_methods:  # over the neighbours, dimension 0
+            if m in ('sum', 'mean') and tot is None:
+                n_ok = ctx.n_nbrs.clamp(max=k)[..., None].to(nf.dtype)
+                tot = nf.sum(0) if ctx.min_nbrs >= k else nf.sum(0)-(k-n_ok)*nf[0]  # the repeated nearest neighbour counted once
+            if m == 'sum': aggs.append(tot)
+            elif m == 'mean': aggs.append(tot/n_ok.clamp(min=1))
+            elif m == 'max': aggs.append(nf.amax(0))
+            else: aggs.append(nf.gather(0, nf.abs().argmax(0, keepdim=True))[0])
+        parts = [x]+([ctx.mean(x)] if self.cat_means else [])+aggs  # the concatenated inputs of f_out, by parts
+        out = self.f_out._split_first(parts, mask, ctx.absent)
+        return out if self.sa is None else self.sa(out, mask).masked_fill(ctx.absent, 0.)
 
 class GravNet(AbsGraphFeatExtractor):
     "A stack of GravNet layers; each vertex gets the concatenated outputs of every layer."
@@ -276,13 +349,14 @@ class GravNet(AbsGraphFeatExtractor):
                 mask:Tensor # `(batch, n_v)` present vertices
                ) -> Tensor: # `(batch, n_v, sum(n_out))`
         "Pass the vertices through every layer and concatenate the layers' outputs."
-        outs = []
+        ctx = _GraphMask(mask)  # once for all the layers
+        x, outs = x.masked_fill(ctx.absent, 0.), []
         for layer in self.layers:
-            x = layer(x, mask)
+            x = layer(x, mask, ctx) if isinstance(layer, GravNetLayer) else layer(x, mask)
             outs.append(x)
         return torch.cat(outs, -1)
 
-# %% ../../../../nbs/23d_graph_blocks.ipynb #8eec6f34
+# %% ../../../../nbs/23d_graph_blocks.ipynb #9a9ac080
 class GraphCollapser(nn.Module):
     "Reduce per-vertex features to a flat vector by flattening or masked aggregation."
     def __init__(self, n_v:int, # number of vertices
@@ -326,14 +400,54 @@ class GraphCollapser(nn.Module):
         for sa in self.sa_layers: x = sa(x, mask)*mask[..., None]
         if self.global_feat_vec: x = torch.cat([x, masked_agg(x, mask, ['mean'])[:, None].expand_as(x)], -1)
         if self.f_final is not None: x = self.f_final(x, mask)
-        x = x*mask[..., None]
-        return x.flatten(1) if self.flatten else masked_agg(x, mask, self.agg_methods)
+        return (x*mask[..., None]).flatten(1) if self.flatten else masked_agg(x, mask, self.agg_methods)
 
     def get_out_size(self) -> int: # width of the flat output
         "Width of the flat output."
         return self.n_out
 
-# %% ../../../../nbs/23d_graph_blocks.ipynb #d52e4b09
+# %% ../../../../nbs/23d_graph_blocks.ipynb #ca7d2a99
+class NodePredictor(GraphCollapser):
+    "Per-vertex predictions: the vertex features through optional MLPs and self-attention, ending in `out_act`."
+    def __init__(self, n_v:int, # number of vertices
+                 n_fpv:int, # features per vertex
+                 out_act:str, # activation of the predictions (e.g. 'sigmoid', 'logsoftmax', 'linear')
+                 transpose_out:bool, # give `(batch, n_pred, n_v)` instead of `(batch, n_v, n_pred)`
+                 f_initial_outs:Optional[Sequence[int]]=None, # layer widths of an MLP before the attention (None for none)
+                 n_sa_layers:int=0, # number of self-attention layers
+                 sa_width:Optional[int]=None, # query/key width of the self-attention (None: a quarter of the vertex width)
+                 f_final_outs:Optional[Sequence[int]]=None, # layer widths after the attention; the last one is `n_pred`
+                 global_feat_vec:bool=False, # append the mean over the vertices to each vertex before the final MLP
+                 do:float=0, # dropout rate in the hidden layers
+                 bn:bool=False, # batch-norm in the hidden layers
+                 act:str='relu', # activation of the hidden layers
+                 lookup_init:Callable=lookup_normal_init, # activation name, fan-in, fan-out → weight initialiser
+                 lookup_act:Callable[[str],nn.Module]=lookup_act, # activation name → activation layer
+                 bn_class:Callable[[int],nn.Module]=nn.BatchNorm1d, # batch-norm layer class
+                 sa_class:Callable[...,SelfAttention]=SelfAttention): # self-attention class
+        outs = [] if f_final_outs is None else listify(f_final_outs)
+        if not outs: raise ValueError("f_final_outs: expected at least one layer width (the last is the number of predictions per vertex), got none")
+        if not isinstance(transpose_out, bool): raise TypeError(f"transpose_out: expected a bool, got {type(transpose_out).__name__}")
+        lookup_act(out_act)  # an unknown activation fails here, with the list of names
+        super().__init__(n_v, n_fpv, flatten=True, f_initial_outs=f_initial_outs, n_sa_layers=n_sa_layers, sa_width=sa_width,
+                         f_final_outs=outs[:-1] or None, global_feat_vec=global_feat_vec, do=do, bn=bn, act=act, lookup_init=lookup_init,
+                         lookup_act=lookup_act, bn_class=bn_class, sa_class=sa_class)
+        self.n_pred, self.out_act, self.transpose_out = _check_n('f_final_outs', outs[-1]), out_act, transpose_out
+        self.f_pred = VertexMLP(self.n_out//self.n_v, [self.n_pred], act=out_act, lookup_init=lookup_init, lookup_act=lookup_act)
+        self.n_out = self.n_v*self.n_pred
+
+    def forward(self, x:Tensor, # `(batch, n_v, n_fpv)`
+                mask:Tensor # `(batch, n_v)` present vertices
+               ) -> Tensor: # `(batch, n_v, n_pred)`, or `(batch, n_pred, n_v)` if `transpose_out`; zero for absent vertices
+        "Predictions for every vertex."
+        if self.f_initial is not None: x = self.f_initial(x, mask)
+        for sa in self.sa_layers: x = sa(x, mask)*mask[..., None]
+        if self.global_feat_vec: x = torch.cat([x, masked_agg(x, mask, ['mean'])[:, None].expand_as(x)], -1)
+        if self.f_final is not None: x = self.f_final(x, mask)
+        out = self.f_pred(x, mask)
+        return out.transpose(1, 2) if self.transpose_out else out
+
+# %% ../../../../nbs/23d_graph_blocks.ipynb #a11fdca6
 class GNNHead(AbsMatrixHead):
     "Graph head: a per-vertex feature extractor followed by a graph collapser."
     def __init__(self,
