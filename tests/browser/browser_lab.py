@@ -36,8 +36,9 @@ def free_port() -> int:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
-def jupyter_env(scratch: Path) -> dict:
-    "Environment for the server and its kernels: Jupyter, JupyterLab and IPython state in `scratch`, a kernelspec for this venv."
+def jupyter_env(scratch: Path, extra: Optional[dict] = None) -> dict:
+    """Environment for the server and its kernels: Jupyter, JupyterLab and IPython state in `scratch`, a kernelspec for
+    this venv, and the variables in `extra` (kernels inherit the server's environment)."""
     dirs = {k: scratch/v for k, v in [('JUPYTER_CONFIG_DIR', 'config'), ('JUPYTER_DATA_DIR', 'data'),
                                        ('JUPYTER_RUNTIME_DIR', 'runtime'), ('IPYTHONDIR', 'ipython'),
                                        ('JUPYTERLAB_SETTINGS_DIR', 'lab-settings'),
@@ -57,11 +58,12 @@ def jupyter_env(scratch: Path) -> dict:
     # A user's kernel has matplotlib's inline backend; the test suite's MPLBACKEND=Agg would hide exactly the
     # `<Figure size ...>` fault this test looks for.
     env.pop('MPLBACKEND', None)
+    env.update({k: str(v) for k, v in (extra or {}).items()})
     return env
 
 @contextlib.contextmanager
-def lab_server(root: Path, scratch: Path, timeout: float = 60.) -> Iterator[Tuple[str, str]]:
-    "Run JupyterLab on `root`; yield (base URL, token); always stop it and its kernels."
+def lab_server(root: Path, scratch: Path, timeout: float = 60., env: Optional[dict] = None) -> Iterator[Tuple[str, str]]:
+    "Run JupyterLab on `root` (its kernels get the variables in `env`); yield (base URL, token); always stop it and its kernels."
     port, token = free_port(), secrets.token_hex(16)
     log = open(scratch/'jupyterlab.log', 'w')
     cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ServerApp.ip=127.0.0.1', f'--ServerApp.port={port}',
@@ -69,7 +71,7 @@ def lab_server(root: Path, scratch: Path, timeout: float = 60.) -> Iterator[Tupl
            '--LabApp.news_url=', '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate',
            '--ServerApp.shutdown_no_activity_timeout=600', '--ServerApp.allow_root=True',
            '--ServerApp.terminals_enabled=False', '--LabApp.extension_manager=readonly', '--MappingKernelManager.default_kernel_name=' + KERNEL_NAME]
-    proc = subprocess.Popen(cmd, cwd=root, env=jupyter_env(scratch), stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(cmd, cwd=root, env=jupyter_env(scratch, env), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     base = f'http://127.0.0.1:{port}'
     try:
@@ -88,18 +90,37 @@ def lab_server(root: Path, scratch: Path, timeout: float = 60.) -> Iterator[Tupl
         _kill_leftover_kernels(scratch/'runtime')
         log.close()
 
-def api(base: str, token: str, path: str, body: Optional[dict] = None, timeout: float = 10.):
-    "Call the Jupyter server's REST API (GET, or POST with a JSON body); return the decoded JSON answer."
-    req = urllib.request.Request(f'{base}{path}', method='GET' if body is None else 'POST',
+def api(base: str, token: str, path: str, body: Optional[dict] = None, timeout: float = 10., method: Optional[str] = None):
+    "Call the Jupyter server's REST API (GET, POST with a JSON body, or `method`); return the decoded JSON answer (None if empty)."
+    req = urllib.request.Request(f'{base}{path}', method=method or ('GET' if body is None else 'POST'),
                                  data=None if body is None else json.dumps(body).encode(),
                                  headers={'Authorization': f'token {token}', 'Content-Type': 'application/json'})
-    with urllib.request.urlopen(req, timeout=timeout) as r: return json.load(r)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        data = r.read()
+        return json.loads(data) if data else None
 
 def start_session(base: str, token: str, nb_name: str) -> str:
     """Start the notebook's kernel session before the page opens it (the page then attaches to it); return the kernel id.
     A page that starts its own kernel while JupyterLab loads slowly can start two and drop one just as the cells run."""
     sess = api(base, token, '/api/sessions', {'path': nb_name, 'name': nb_name, 'type': 'notebook', 'kernel': {'name': KERNEL_NAME}})
     return sess['kernel']['id']
+
+def stop_sessions(base: str, token: str) -> list:
+    "Shut down every session and its kernel (so that the next notebook has the machine to itself); return their paths."
+    sessions = api(base, token, '/api/sessions')
+    for s in sessions: api(base, token, f"/api/sessions/{s['id']}", method='DELETE', timeout=30.)
+    return [s['path'] for s in sessions]
+
+def kernel_cpu_seconds(kernel_id: str) -> Optional[float]:
+    """CPU seconds (user + system, all threads, reaped children included) that the running kernel `kernel_id` has used:
+    how much work a notebook is, whatever else the machine runs. None if no such kernel process is found."""
+    key = f'kernel-{kernel_id}.json'.encode()  # the connection file on the kernel's command line
+    for proc_dir in Path('/proc').glob('[0-9]*'):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if key in (proc_dir/'cmdline').read_bytes():
+                fields = (proc_dir/'stat').read_text().rsplit(')', 1)[1].split()  # fields from the 3rd (state) on
+                return sum(int(f) for f in fields[11:15])/os.sysconf('SC_CLK_TCK')  # utime, stime, cutime, cstime
+    return None
 
 def _stop(proc: subprocess.Popen, grace: float = 10.) -> None:
     "SIGTERM the server's process group (server and kernels), then SIGKILL whatever is left after `grace` seconds."

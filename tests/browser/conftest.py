@@ -1,6 +1,7 @@
-"""Keep the real-browser test out of a plain `pytest tests`: it needs Chromium and a JupyterLab server and takes about
-a minute. It runs when this folder or a file in it is named on the command line (`pytest tests/browser`, as
-`make test-browser` does) or when LUMIN_BROWSER=1 is set."""
+"""Keep the real-browser tests out of a plain `pytest tests`: they need Chromium and a JupyterLab server and take
+a minute or more (the quick start, then a tutorial, on one server and one browser). They run when this folder or a
+file in it is named on the command line (`pytest tests/browser`, as `make test-browser` does) or when LUMIN_BROWSER=1
+is set."""
 import os
 from pathlib import Path
 

@@ -1,33 +1,53 @@
-"""The notebook experience in a real browser: the README quick start and both LR finders, run with JupyterLab's
-*Run All Cells* in headless Chromium, checked from the page's DOM.
+"""The notebook experience in a real browser: the README quick start with both LR finders, and the binary-classification
+tutorial, each run with JupyterLab's *Run All Cells* in headless Chromium and checked from the page's DOM.
 
 Run with `make test-browser`, `pytest -s tests/browser` or `LUMIN_BROWSER=1 pytest tests` (a plain `pytest tests`
-leaves this folder out: see conftest.py). Without chromium, chromedriver, selenium or jupyterlab the browser test is
-skipped with the reason, unless LUMIN_BROWSER_STRICT=1 (CI) makes that a failure. Screenshots, the page's HTML, the
-cells' states and the browser console go to `$LUMIN_BROWSER_ARTEFACTS` (default: a new `/tmp/lumin-browser-*`
-folder); their paths are printed. The whole test must take under two minutes (LUMIN_BROWSER_TIME_LIMIT=seconds
-changes that on a machine busy with other jobs)."""
+leaves this folder out: see conftest.py). Without chromium, chromedriver, selenium or jupyterlab the browser tests are
+skipped with the reason, unless LUMIN_BROWSER_STRICT=1 (CI) makes that a failure. Both notebooks run on one JupyterLab
+server and one browser, each in a fresh tab with its own kernel (the first notebook's kernel is shut down before the
+second opens). Screenshots, the page's HTML, the cells' states and the browser console go to one subfolder per
+notebook of `$LUMIN_BROWSER_ARTEFACTS` (default: a new `/tmp/lumin-browser-*` folder); their paths are printed. Each
+notebook's test, the first one including the start of server and browser, must take under two minutes
+(LUMIN_BROWSER_TIME_LIMIT=seconds changes that on a machine busy with other jobs)."""
 from __future__ import annotations
-import ast, json, os, re, shutil, signal, tempfile, time
+import ast, contextlib, json, os, re, shutil, signal, tempfile, time
 from pathlib import Path
 
 import pytest
 
-from browser_lab import KERNEL_NAME, api, chromium, lab_server, missing_requirements, start_session
+from browser_lab import (KERNEL_NAME, api, chromium, kernel_cpu_seconds, lab_server, missing_requirements, start_session,
+                         stop_sessions)
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE/'quick_start.ipynb'
 README = HERE.parents[1]/'README.md'
-PAGE_TIMEOUT = 30.  # seconds for JupyterLab to open the notebook and show its kernel idle (5-10 s here)
-# Run All Cells takes 10-20 s on an idle 2-core machine, 50-150 s while other heavy jobs share it. The test must stay
+# The tutorial that runs quickest at the test suite's size (about 15 s of kernel CPU here, imports and inline plots
+# included; the others 1.5-10 times that in the notebook runner) and draws the most plots: seven, with two live panels.
+TUTORIAL = HERE.parents[1]/'nbs'/'tutorials'/'01_binary_classification.ipynb'
+TEST_TUTORIALS = HERE.parent/'test_tutorials.py'  # the notebook runner's CI sizes, which the tutorial's kernel gets too
+PAGE_TIMEOUT = 45.  # seconds for JupyterLab to open the notebook and show its kernel idle (5-15 s here)
+# Run All Cells of the quick start takes 10-20 s on an idle 2-core machine, 50-220 s while other heavy jobs share it (its
+# kernel uses 70-90 s of CPU); the tutorial's takes 20-55 s on a busy machine. Each test must stay
 # under TOTAL_LIMIT (LUMIN_BROWSER_TIME_LIMIT raises it on a loaded machine); RUN_TIMEOUT stops waiting a little later
 # so that a slow run still reports what the page showed.
 TOTAL_LIMIT = float(os.environ.get('LUMIN_BROWSER_TIME_LIMIT', 120))
 RUN_TIMEOUT = TOTAL_LIMIT + 30.
-WATCHDOG = int(TOTAL_LIMIT) + 120  # SIGALRM aborts the test; the context managers still stop server and browser
-# The code cells to check, found by their first statement (unique in the notebook).
+WATCHDOG = int(TOTAL_LIMIT) + 120  # SIGALRM aborts a test; the fixture's context managers still stop server and browser
+# The code cells with a live panel, found by their first statement (unique in the notebook).
 CELLS = {'train': 'results, histories, _ = train_models(', 'lr_find': 'lr_finders = lr_find(',
          'fold_lr_find': 'fold_finders = fold_lr_find('}
+TUTORIAL_CELLS = {'lr_find': 'lr_finders = lr_find(', 'train': 'results, histories, _ = train_models('}
+# A tutorial cell that calls one of these draws a figure, which the page must show as an image at least this large
+# (pixels) with at least this fraction of its pixels drawn on (not the background colour).
+PLOT_CALL = re.compile(r'(?<![\w.])(plot_\w+|show_fig|lr_find|fold_lr_find|train_models)\(')
+MIN_PLOT_SIZE, MIN_INK = (400, 250), 0.01
+# Cells that show the very same image, by design, as (first cell's marker, second cell's marker): a note, not a fault.
+# The tutorial draws `plot_train_history(histories)` right after `train_models`, whose closing summary is that plot.
+SAME_IMAGE_OK = [(TUTORIAL_CELLS['train'], 'plot_train_history(histories)')]
+# What the tutorial prints, and the bound its prose promises and its asserts check: (label, regex, lower, upper).
+TUTORIAL_NUMBERS = [('lowest smoothed loss at lr', r'smoothed loss lowest at lr = ([-+.e0-9]+)', 1e-3, 1.),
+                    ('weighted ROC AUC on the test events', r'weighted ROC AUC on the test events: ([.0-9]+)', 0.93, 1.),
+                    ('AMS at the best cut', r'fb⁻¹: AMS = ([.0-9]+)', 3., float('inf'))]
 # Console messages known to be harmless: (regex, why). A run also logs two DEBUG lines and one WARNING ("Disabling
 # terminals plugin", because the server runs without terminals).
 BENIGN_CONSOLE = [(r'^blob:http://127\.0\.0\.1:\d+/[0-9a-f-]+ - Failed to load resource: net::ERR_FILE_NOT_FOUND$',
@@ -85,6 +105,54 @@ fetch(src).then(r => r.blob()).then(async blob => {
 }).catch(e => done('unreadable: ' + e));
 """
 
+# Every summary plot (an <img> in a cell's output area outside a live panel), as the browser decoded it: the cell, its
+# natural size, the SHA-256 of its bytes and the fraction of its pixels that differ from its top-left pixel (the
+# background) by more than 32 in some channel, i.e. how much of it is drawn on.
+SUMMARY_IMAGES_JS = r"""
+const done = arguments[arguments.length - 1];
+const cells = [...document.querySelectorAll('.jp-Notebook .jp-Cell')];
+const jobs = [];
+cells.forEach((cell, i) => {
+  const out = cell.querySelector('.jp-OutputArea');
+  if (!out) return;
+  const live = new Set([...out.querySelectorAll('.widget-vbox img.widget-image')]);
+  [...out.querySelectorAll('img')].filter(im => !live.has(im)).forEach(im => jobs.push((async () => {
+    const res = {i, w: im.naturalWidth, h: im.naturalHeight, ok: im.complete && im.naturalWidth > 0};
+    try {
+      const blob = await (await fetch(im.src)).blob();
+      const h = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+      res.sha = [...new Uint8Array(h)].map(x => x.toString(16).padStart(2, '0')).join('');
+      const bmp = await createImageBitmap(blob);
+      const cv = new OffscreenCanvas(bmp.width, bmp.height), ctx = cv.getContext('2d');
+      ctx.drawImage(bmp, 0, 0);
+      const px = ctx.getImageData(0, 0, bmp.width, bmp.height).data;
+      let ink = 0;
+      for (let k = 0; k < px.length; k += 4)
+        if (Math.abs(px[k] - px[0]) > 32 || Math.abs(px[k + 1] - px[1]) > 32 || Math.abs(px[k + 2] - px[2]) > 32) ink++;
+      res.ink = ink/(px.length/4);
+    } catch (e) { res.error = String(e); }
+    return res;
+  })()));
+});
+Promise.all(jobs).then(done);
+"""
+
+# JupyterLab (4.6) sometimes asks which kernel to use although the session exists: when its kernel list has not loaded
+# yet as the page looks for the notebook's session (seen on a busy machine). A user picks the running kernel; so does
+# this, and the run notes it.
+KERNEL_DIALOG_JS = r"""
+const id = arguments[0];
+const d = [...document.querySelectorAll('.jp-Dialog')].find(d => /Select Kernel/.test(d.innerText));
+if (!d) return null;
+const sel = d.querySelector('select'), ok = d.querySelector('.jp-Dialog-button.jp-mod-accept');
+const opt = sel && [...sel.options].find(o => o.value.includes(id));
+if (!opt || !ok) return 'unanswerable: ' + d.innerText;
+sel.value = opt.value;
+sel.dispatchEvent(new Event('change', {bubbles: true}));
+ok.click();
+return 'answered: ' + opt.text;
+"""
+
 def _readme_block() -> str:
     blocks = re.findall(r'```python\n(.*?)```', README.read_text(), flags=re.S)
     assert len(blocks) == 1, 'expected exactly one Python block (the quick start) in README.md'
@@ -117,18 +185,30 @@ def _kernel_status(driver) -> str:
     return driver.execute_script(
         "const e = document.querySelector('.jp-Notebook-ExecutionIndicator'); return e ? e.dataset.status : '';") or ''
 
-def _cell(cells: list, key: str) -> dict:
-    "The code cell `CELLS[key]` names."
-    hits = [c for c in cells if c['code'] and CELLS[key] in c['src']]
-    assert len(hits) == 1, f'expected one code cell containing {CELLS[key]!r}, got {len(hits)}'
+def _cell(cells: list, marker: str) -> dict:
+    "The code cell whose source contains `marker`."
+    hits = [c for c in cells if c['code'] and marker in c['src']]
+    assert len(hits) == 1, f'expected one code cell containing {marker!r}, got {len(hits)}'
     return hits[0]
 
-def _run_all_cells(driver) -> None:
+def _dialogs(driver) -> list: return driver.execute_script("return [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText)")
+
+def _answer_kernel_dialog(driver, run: 'Run') -> None:
+    "Answer JupyterLab's Select Kernel dialog, if it shows, with the session's kernel; note it."
+    answer = driver.execute_script(KERNEL_DIALOG_JS, run.kernel_id)
+    if answer: run.notes.append(f'JupyterLab asked for a kernel although the session existed; {answer}')
+
+def _run_all_cells(driver, run: 'Run') -> None:
     "Run > Run All Cells, through the menu as a user would."
+    from selenium.common.exceptions import ElementClickInterceptedException
     from selenium.webdriver.common.by import By
     menu = [m for m in driver.find_elements(By.CSS_SELECTOR, '.lm-MenuBar-item') if m.text.strip() == 'Run']
     assert menu, 'JupyterLab menu bar has no Run menu'
-    menu[0].click()
+    try: menu[0].click()
+    except ElementClickInterceptedException:  # a dialog came up late: answer it if it is the kernel one, else fail
+        _answer_kernel_dialog(driver, run)
+        _wait(lambda: not _dialogs(driver), 5, f'the dialog to close: {_dialogs(driver)}')
+        menu[0].click()
     item = _wait(lambda: [i for i in driver.find_elements(By.CSS_SELECTOR, '.lm-Menu-item')
                           if i.text.split('\n')[0].strip() == 'Run All Cells'], 10, 'the Run All Cells menu item')
     item[0].click()
@@ -143,22 +223,26 @@ def _screenshot(driver, cell: dict, path: Path) -> Path:
     return path
 
 class Run:
-    "What one Run All Cells showed: final cell states, live-image samples, console, screenshots, timings."
-    def __init__(self, art: Path):
-        self.art, self.cells, self.console, self.shots, self.times = art, [], [], {}, {}
-        self.digests = {k: [] for k in CELLS}  # (src, sha256) of each new live-panel image seen
+    """What one Run All Cells of `nb` (a copy in the server's root) showed: final cell states, live-image samples of the
+    cells `live` names (key -> first statement), console, screenshots (`shots`: name -> marker of the cell to show), timings."""
+    def __init__(self, nb: Path, live: dict, art: Path, shots: dict):
+        self.nb, self.live, self.art, self.shot_cells = nb, live, art, shots
+        self.art.mkdir(parents=True, exist_ok=True)
+        self.cells, self.console, self.shots, self.times, self.notes, self.summary_images = [], [], {}, {}, [], []
+        self.digests = {k: [] for k in live}  # (src, sha256) of each new live-panel image seen
         self.mismatches, self.kernels, self.kernel_id, self.dialogs = set(), [], None, []
+        self.kernel_cpu = None  # CPU seconds the notebook's kernel used, start-up included
 
     def sample(self, driver, cells: list) -> None:
         "Record each live panel's new images and bar/table disagreements; take the during-training screenshot once."
-        for key in CELLS:
-            hits = [c for c in cells if c['code'] and CELLS[key] in c['src']]
+        for key, marker in self.live.items():
+            hits = [c for c in cells if c['code'] and marker in c['src']]
             for im in (hits[0].get('live', []) if hits else []):
                 seen = self.digests[key]
                 if im['shown'] and im['src'] and (not seen or seen[-1][0] != im['src']):
                     seen.append((im['src'], driver.execute_async_script(DIGEST_JS, im['src'])))
-        trn = _cell(cells, 'train')
-        self.mismatches.update(_bar_table_mismatch(trn))
+            if hits: self.mismatches.update(_bar_table_mismatch(hits[0]))
+        trn = _cell(cells, self.live['train'])
         if 'during' not in self.shots and len(self.digests['train']) >= 2 and trn['prompt'] == '[*]:':
             self.shots['during'] = _screenshot(driver, trn, self.art/'during_training.png')
 
@@ -166,20 +250,47 @@ class Run:
         (self.art/'page.html').write_text(driver.page_source)
         (self.art/'cells.json').write_text(json.dumps(self.cells, indent=1))
         (self.art/'console.json').write_text(json.dumps(self.console, indent=1))
+        (self.art/'summary_images.json').write_text(json.dumps(self.summary_images, indent=1))
 
-def _drive(driver, base: str, token: str, run: Run) -> None:
-    "Open the notebook, Run All Cells, sample the page until the kernel is idle with no cell queued, take screenshots."
-    run.kernel_id = start_session(base, token, NOTEBOOK.name)
-    driver.get(f'{base}/lab/tree/{NOTEBOOK.name}?token={token}')
-    n_cells = len(json.loads(NOTEBOOK.read_text())['cells'])
-    _wait(lambda: len(_cells(driver)) == n_cells and _kernel_status(driver) == 'idle', PAGE_TIMEOUT,
-          f'the notebook ({n_cells} cells) and an idle kernel')
-    dialogs = driver.execute_script("return [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText)")
+def _fresh_tab(driver) -> None:
+    "Open a new tab and close the others (closing a tab skips the 'leave site?' prompt of a notebook with new outputs)."
+    if driver.current_url in ('about:blank', 'data:,'): return
+    old = driver.window_handles
+    driver.switch_to.new_window('tab')
+    new = driver.current_window_handle
+    for handle in old:
+        driver.switch_to.window(handle)
+        driver.close()
+    driver.switch_to.window(new)
+
+def _drive(lab: 'Lab', run: Run) -> None:
+    """Open the notebook in a fresh tab, Run All Cells, sample the page until the kernel is idle with no cell queued,
+    take screenshots; always shut the notebook's kernel down."""
+    driver, base, token, name = lab.driver, lab.base, lab.token, run.nb.name
+    _fresh_tab(driver)
+    try: _drive_open(driver, base, token, name, run)
+    finally:
+        if run.kernel_id: run.kernel_cpu = kernel_cpu_seconds(run.kernel_id)
+        stop_sessions(base, token)
+
+def _drive_open(driver, base: str, token: str, name: str, run: Run) -> None:
+    run.kernel_id = start_session(base, token, name)
+    # A workspace of its own: the page restores no other notebook (a restored one would start a kernel of its own).
+    driver.get(f'{base}/lab/workspaces/{run.nb.stem}/tree/{name}?token={token}')
+    n_cells = len(json.loads(run.nb.read_text())['cells'])
+
+    def opened():
+        _answer_kernel_dialog(driver, run)
+        return len(_cells(driver)) == n_cells and _kernel_status(driver) == 'idle' and not _dialogs(driver)
+    _wait(opened, PAGE_TIMEOUT, f'the notebook ({n_cells} cells) and an idle kernel, with no dialog')
+    time.sleep(1.)  # the kernel dialog, when it comes, comes just after the kernel shows idle
+    _answer_kernel_dialog(driver, run)
+    dialogs = _dialogs(driver)
     assert not dialogs, f'JupyterLab shows a dialog before Run All Cells: {dialogs}'
     run.times['open'] = time.monotonic()
     started = lambda: any(c['code'] and c['prompt'] not in ('', '[ ]:') for c in _cells(driver, full=False))
     for attempt in range(3):  # a click while JupyterLab still settles can be lost; nothing is queued then, so retry
-        _run_all_cells(driver)
+        _run_all_cells(driver, run)
         try:
             _wait(started, 8, 'Run All Cells to queue the cells')
             break
@@ -199,9 +310,11 @@ def _drive(driver, base: str, token: str, run: Run) -> None:
         run.cells = _cells(driver)
         run.console.extend(driver.get_log('browser'))
         run.kernels = [(s['kernel']['name'], s['kernel']['id']) for s in api(base, token, '/api/sessions')]
-        run.dialogs = driver.execute_script("return [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText)")
-        run.shots['after'] = _screenshot(driver, _cell(run.cells, 'train'), run.art/'after_training.png')
-        run.shots['after_lr'] = _screenshot(driver, _cell(run.cells, 'lr_find'), run.art/'after_lr_finders.png')
+        run.dialogs = _dialogs(driver)
+        run.summary_images = driver.execute_async_script(SUMMARY_IMAGES_JS)
+        for shot, marker in run.shot_cells.items():
+            with contextlib.suppress(AssertionError):
+                run.shots[shot] = _screenshot(driver, _cell(run.cells, marker), run.art/f'{shot}.png')
         run.save(driver)
 
 # --- reading what the page showed ---
@@ -227,11 +340,15 @@ def _problems(run: Run) -> list:
     if run.kernels != [(KERNEL_NAME, run.kernel_id)]:
         probs.append(f'expected the one session started on kernel {KERNEL_NAME!r} ({run.kernel_id}), got {run.kernels}')
     for d in run.dialogs: probs.append(f'JupyterLab shows a dialog: {d[:500]!r}')
-    # 1. Every cell ran, without a traceback.
+    # 1. Every cell ran, once and in order, without a traceback (an assert that fails raises one and stops Run All).
     for c in code:
-        if not re.fullmatch(r'\[\d+\]:', c['prompt']): probs.append(f"cell {c['i']} did not run (prompt {c['prompt']!r})")
         for err in c.get('stderr', []):
             if 'Traceback' in err or re.search(r'^\w+(Error|Exception)\b', err, re.M): probs.append(f"cell {c['i']} raised:\n{err[-1500:]}")
+    not_run = [(c['i'], c['prompt']) for c in code if not re.fullmatch(r'\[\d+\]:', c['prompt'])]
+    if not_run: probs.append(f'{len(not_run)} of {len(code)} code cells did not run (cell, prompt): {not_run}')
+    counts = [c['prompt'] for c in code]
+    if not probs and counts != [f'[{n}]:' for n in range(1, len(code) + 1)]:
+        probs.append(f'the code cells did not run once each in order: prompts {counts}')
     if probs: return probs  # a cell that raised stops Run All; what follows would only repeat it
     # 2. Every progress bar reached its end: its width is 100 (value - min)/(max - min) %, and a 'done/total' label
     #    beside it (lumin's panels, tqdm's bars) reads total/total.
@@ -250,8 +367,8 @@ def _problems(run: Run) -> list:
         if len(_distinct(seen)) < 2:
             probs.append(f'{key}: the live plot did not change during the run ({len(seen)} images seen, {len(_distinct(seen))} distinct)')
     # 5. Each summary plot is an image in its cell's output area; no figure anywhere is shown as its text repr.
-    for key in CELLS:
-        c = _cell(run.cells, key)
+    for key, marker in run.live.items():
+        c = _cell(run.cells, marker)
         if not any(i['ok'] for i in c.get('images', [])):
             probs.append(f"{key} (cell {c['i']}): no summary plot image in the output area; other images {c.get('images')}; "
                          f"output text ends {c.get('text', '')[-300:]!r}")
@@ -263,10 +380,46 @@ def _problems(run: Run) -> list:
             probs.append(f"browser console error: {e['message'][:500]}")
     return probs
 
-def _report(run: Run, t_start: float, t_end: float) -> None:
+def _plot_problems(run: Run) -> list:
+    """The tutorial's plots as the page shows them: every cell that draws shows an image, every image is decoded, large
+    and drawn on, and no two images are the same (a plot shown twice, or an old figure shown again, would be)."""
+    probs, by_cell = [], {}
+    for im in run.summary_images: by_cell.setdefault(im['i'], []).append(im)
+    drawing = [c for c in run.cells if c['code'] and PLOT_CALL.search(c['src'])]
+    if not drawing: probs.append(f'{run.nb.name}: no cell calls a plotting function ({PLOT_CALL.pattern})')
+    for c in drawing:
+        if not by_cell.get(c['i']):
+            probs.append(f"cell {c['i']} draws ({PLOT_CALL.search(c['src']).group(1)}) but shows no image; output text ends "
+                         f"{c.get('text', '')[-300:]!r}")
+    for im in run.summary_images:
+        if 'error' in im or not im['ok']: probs.append(f"cell {im['i']}: an image the browser cannot decode: {im}")
+        elif im['w'] < MIN_PLOT_SIZE[0] or im['h'] < MIN_PLOT_SIZE[1] or im['ink'] < MIN_INK:
+            probs.append(f"cell {im['i']}: image {im['w']}x{im['h']} with {100*im['ink']:.2f} % of its pixels drawn on; "
+                         f"expected at least {MIN_PLOT_SIZE[0]}x{MIN_PLOT_SIZE[1]} and {100*MIN_INK:g} %")
+    shas = [im.get('sha') for im in run.summary_images if im.get('sha')]
+    for sha in sorted({s for s in shas if shas.count(s) > 1}):
+        cells = [im['i'] for im in run.summary_images if im.get('sha') == sha]
+        srcs = [next(c['src'] for c in run.cells if c['i'] == i) for i in cells]
+        if len(srcs) == 2 and any(a in srcs[0] and b in srcs[1] for a, b in SAME_IMAGE_OK):
+            run.notes.append(f'cells {cells} show the same image (allowed by SAME_IMAGE_OK: {srcs[1].strip()!r} redraws it)')
+        else: probs.append(f'the same image is shown in cells {cells}')
+    return probs
+
+def _number_problems(run: Run) -> list:
+    "The numbers the tutorial prints, read from the page, within the bounds its prose promises."
+    text, probs = '\n'.join(c.get('text', '') for c in run.cells if c['code']), []
+    for label, rx, lo, hi in TUTORIAL_NUMBERS:
+        found = re.findall(rx, text)
+        if len(found) != 1: probs.append(f'{label}: expected the page to show it once ({rx!r}), found {found}'); continue
+        if not lo <= float(found[0]) <= hi: probs.append(f'{label}: the page shows {found[0]}, outside [{lo:g}, {hi:g}]')
+    return probs
+
+def _report(run: Run, t_start: float, t_end: float, setup: float = 0.) -> None:
     "Print timings, artefact paths and what was seen (shown with `pytest -s`, and with the failure otherwise)."
-    print(f"\nbrowser test: open {run.times['open'] - t_start:.1f} s, Run All Cells {run.times['run'] - run.times['open']:.1f} s, "
-          f"total {t_end - t_start:.1f} s")
+    print(f"\nbrowser test of {run.nb.name}: " + (f'server and browser start {setup:.1f} s, ' if setup else '')
+          + f"open {run.times['open'] - t_start:.1f} s, Run All Cells {run.times['run'] - run.times['open']:.1f} s, "
+          f"total {t_end - t_start + setup:.1f} s; the kernel used "
+          + ('?' if run.kernel_cpu is None else f'{run.kernel_cpu:.1f}') + ' s of CPU')
     for name, path in run.shots.items(): print(f'screenshot {name}: {path}')
     print(f"page HTML, cell states, console: {run.art/'page.html'}, {run.art/'cells.json'}, {run.art/'console.json'}")
     for key, seen in run.digests.items():
@@ -280,9 +433,14 @@ def _report(run: Run, t_start: float, t_end: float) -> None:
     for c in run.cells:
         if c['code']: print(f"cell {c['i']} {c['prompt']} bars {[b['row'] for b in c.get('bars', [])]} "
                             f"summary images {[(i['w'], i['h']) for i in c.get('images', []) if i['ok']]}")
+    if run.summary_images:
+        print('summary images (cell, size, % drawn on, sha256): ' + ', '.join(
+            f"{im['i']} {im['w']}x{im['h']} {100*im.get('ink', 0):.0f}% {im.get('sha', '?')[:8]}" for im in run.summary_images))
     for m in sorted(run.mismatches): print(f'note: during training a bar and the table disagreed: {m}')
+    for n in run.notes: print(f'note: {n}')
     for c in run.cells:
         for o in c.get('overflow', []): print(f"note: cell {c['i']} output scrolls sideways: {o}")
+        for err in c.get('stderr', []): print(f"note: cell {c['i']} writes to stderr: {err[-300:]!r}")
 
 def _artefacts() -> Path:
     path = os.environ.get('LUMIN_BROWSER_ARTEFACTS')
@@ -290,34 +448,90 @@ def _artefacts() -> Path:
     Path(path).mkdir(parents=True, exist_ok=True)
     return Path(path)
 
-def test_notebook_in_jupyterlab(tmp_path):
-    "Run All Cells on the quick-start notebook in JupyterLab + headless Chromium and check what the page shows."
+def tutorial_size(nb: Path) -> int:
+    "The events `tests/test_tutorials.py` runs `nb` with (its CI_SIZES entry, else CI_SIZE), read from its source."
+    consts = {}
+    for node in ast.parse(TEST_TUTORIALS.read_text()).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and getattr(node.targets[0], 'id', None) in ('CI_SIZE', 'CI_SIZES'):
+            consts[node.targets[0].id] = ast.literal_eval(node.value)
+    assert set(consts) == {'CI_SIZE', 'CI_SIZES'}, f'{TEST_TUTORIALS} no longer sets CI_SIZE and CI_SIZES as literals'
+    return int(consts['CI_SIZES'].get(nb.stem, consts['CI_SIZE']))
+
+@contextlib.contextmanager
+def _watchdog(secs: int, what: str):
+    "SIGALRM raises TimeoutError in the test if `what` still runs after `secs` seconds."
+    def _abort(signum, frame): raise TimeoutError(f'{what} still running after {secs} s: aborted')
+    old = signal.signal(signal.SIGALRM, _abort)
+    signal.alarm(secs)
+    try: yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+class Lab:
+    "The JupyterLab server and the browser the notebooks of this module share."
+    def __init__(self, base: str, token: str, driver, root: Path, art: Path, setup: float):
+        self.base, self.token, self.driver, self.root, self.art, self._setup = base, token, driver, root, art, setup
+
+    def setup_time(self) -> float:
+        "Seconds it took to start server and browser, charged once, to the first test that asks."
+        setup, self._setup = self._setup, 0.
+        return setup
+
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    "One JupyterLab server (kernels get the tutorial's CI size) and one headless Chromium for both notebooks; always stopped."
     why = missing_requirements()
     if why is not None:
         if os.environ.get('LUMIN_BROWSER_STRICT') == '1': pytest.fail(f'browser test cannot run (LUMIN_BROWSER_STRICT=1): {why}')
         pytest.skip(f'browser test: {why}')
     t_start = time.monotonic()
-    root = tmp_path/'work'
+    scratch = tmp_path_factory.mktemp('lab')
+    root = scratch/'work'
     root.mkdir()
     shutil.copy(NOTEBOOK, root/NOTEBOOK.name)
-    run = Run(_artefacts())
+    nb = json.loads(TUTORIAL.read_text())  # the tutorial, asking for the test's kernel (a user picks the venv's kernel)
+    nb['metadata']['kernelspec'] = json.loads(NOTEBOOK.read_text())['metadata']['kernelspec']
+    (root/TUTORIAL.name).write_text(json.dumps(nb, indent=1))
+    env = {'LUMIN_TUTORIAL_SIZE': tutorial_size(TUTORIAL)}
+    with contextlib.ExitStack() as stack:
+        with _watchdog(WATCHDOG, 'starting JupyterLab and Chromium'):
+            base, token = stack.enter_context(lab_server(root, scratch, env=env))
+            driver = stack.enter_context(chromium(scratch))
+        yield Lab(base, token, driver, root, _artefacts(), time.monotonic() - t_start)
 
-    def _abort(signum, frame): raise TimeoutError(f'browser test still running after {WATCHDOG} s: aborted')
-    old = signal.signal(signal.SIGALRM, _abort)
-    signal.alarm(WATCHDOG)
-    try:
-        with lab_server(root, tmp_path) as (base, token), chromium(tmp_path) as driver:
-            try: _drive(driver, base, token, run)
-            except Exception:  # keep the evidence: what the page showed when driving it failed
-                driver.save_screenshot(str(run.art/'failure.png'))
-                (run.art/'failure.html').write_text(driver.page_source)
-                print(f"\nbrowser test failed while driving the page; see {run.art/'failure.png'} and {run.art/'failure.html'}")
-                raise
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-    t_end = time.monotonic()
-    _report(run, t_start, t_end)
+def _run_notebook(lab: Lab, name: str, live: dict, shots: dict) -> tuple:
+    "Drive notebook `name` of the server's root through Run All Cells; return (Run, seconds including any start-up charged)."
+    run = Run(lab.root/name, live, lab.art/Path(name).stem, shots)
+    t_start = time.monotonic()
+    with _watchdog(WATCHDOG, f'the browser test of {name}'):
+        try: _drive(lab, run)
+        except Exception:  # keep the evidence: what the page showed when driving it failed
+            lab.driver.save_screenshot(str(run.art/'failure.png'))
+            (run.art/'failure.html').write_text(lab.driver.page_source)
+            print(f"\nbrowser test of {name} failed while driving the page after {time.monotonic() - t_start:.0f} s (its kernel "
+                  f"used {run.kernel_cpu} s of CPU); see {run.art/'failure.png'} and {run.art/'failure.html'}")
+            raise
+    t_end, setup = time.monotonic(), lab.setup_time()
+    _report(run, t_start, t_end, setup)
+    return run, t_end - t_start + setup
+
+def test_notebook_in_jupyterlab(lab):
+    "Run All Cells on the quick-start notebook in JupyterLab + headless Chromium and check what the page shows."
+    run, secs = _run_notebook(lab, NOTEBOOK.name, CELLS, {'after_training': CELLS['train'], 'after_lr_finders': CELLS['lr_find']})
     probs = _problems(run)
     assert not probs, f'{len(probs)} problem(s) seen in the browser:\n- ' + '\n- '.join(probs)
-    assert t_end - t_start < TOTAL_LIMIT, f'browser test took {t_end - t_start:.0f} s; keep it under {TOTAL_LIMIT:.0f} s'
+    assert secs < TOTAL_LIMIT, f'browser test took {secs:.0f} s; keep it under {TOTAL_LIMIT:.0f} s'
+
+def test_tutorial_in_jupyterlab(lab):
+    """Run All Cells on the binary-classification tutorial at its test size: every cell runs without an error (so every
+    assert of its prose holds), its live panels update, each plot shows as a distinct, drawn-on image of full size, and
+    the numbers it prints are those its prose promises."""
+    run, secs = _run_notebook(lab, TUTORIAL.name, TUTORIAL_CELLS, {'after_training': TUTORIAL_CELLS['train'], 'roc': 'roc = plot_roc('})
+    probs = _problems(run)
+    if not any(re.search(r'did not run|raised', p) for p in probs):  # a cell that failed leaves no plots to check
+        n_notes = len(run.notes)
+        probs += _plot_problems(run) + _number_problems(run)
+        for n in run.notes[n_notes:]: print(f'note: {n}')
+    assert not probs, f'{len(probs)} problem(s) seen in the browser:\n- ' + '\n- '.join(probs)
+    assert secs < TOTAL_LIMIT, f'browser test took {secs:.0f} s; keep it under {TOTAL_LIMIT:.0f} s'
