@@ -43,7 +43,7 @@ PLOT_CALL = re.compile(r'(?<![\w.])(plot_\w+|show_fig|lr_find|fold_lr_find|train
 MIN_PLOT_SIZE, MIN_INK = (400, 250), 0.01
 # Cells that show the very same image, by design, as (first cell's marker, second cell's marker): a note, not a fault.
 # The tutorial draws `plot_train_history(histories)` right after `train_models`, whose closing summary is that plot.
-SAME_IMAGE_OK = [(TUTORIAL_CELLS['train'], 'plot_train_history(histories)')]
+SAME_IMAGE_OK: list = []  # (first cell, second cell) pairs allowed to show the same image: none
 # What the tutorial prints, and the bound its prose promises and its asserts check: (label, regex, lower, upper).
 TUTORIAL_NUMBERS = [('lowest smoothed loss at lr', r'smoothed loss lowest at lr = ([-+.e0-9]+)', 1e-3, 1.),
                     ('weighted ROC AUC on the test events', r'weighted ROC AUC on the test events: ([.0-9]+)', 0.93, 1.),
