@@ -77,15 +77,25 @@ def peer_times(df_path, depth, width):
     return json.loads(line[0].split(' ', 1)[1])
 
 
+def timed(f):
+    "(wall, CPU) seconds of `f()`; the CPU time counts every thread of this process."
+    t, c = time.perf_counter(), time.process_time()
+    f()
+    return time.perf_counter() - t, time.process_time() - c
+
+
 def bare_floor(ens, n_passes):
-    "Wall time of `n_passes` bare inference-mode forward passes of every member over all events, in cache-sized batches."
+    "(wall, CPU) time of `n_passes` bare inference-mode torch forward passes of every member over all events, in cache-sized batches."
     x = torch.randn(N_EVENTS, N_FEATS)
-    t = time.perf_counter()
-    with torch.inference_mode():
-        for _ in range(n_passes):
-            for _, m in ens:
-                for s in range(0, N_EVENTS, FLOOR_BS): m.model(x[s:s+FLOOR_BS])
-    return time.perf_counter() - t
+    def run():
+        with torch.inference_mode():
+            for _ in range(n_passes):
+                for _, m in ens:
+                    for s in range(0, N_EVENTS, FLOOR_BS): m.model(x[s:s+FLOOR_BS])
+    return timed(run)
+
+
+CONFIGS = (('auto', 1), ('torch', 1), ('auto', 2), ('torch', 2))  # (backend, threads) of lumin's importance
 
 
 def main():
@@ -102,32 +112,40 @@ def main():
             mb = ModelBuilder('classification', 1, cont_feats=fy.cont_feats, body=partial(FullyConnected, depth=depth, width=width))
             torch.manual_seed(0)
             ens = Ensemble.from_models([Model(mb) for _ in range(N_MODELS)])
-            get_ensemble_feat_importance(ens, fy, bs=BS, plot=False, verbose=False, seed=0)  # warm-up
-            ours, peers, floors = [], [], []
-            for _ in range(N_REPEATS):  # alternate lumin, compute floor and peer, so that load changes hit all three
-                t = time.perf_counter()
-                get_ensemble_feat_importance(ens, fy, bs=BS, plot=False, verbose=False, seed=0)
-                ours.append(time.perf_counter() - t)
+            imp = lambda backend, n: get_ensemble_feat_importance(ens, fy, bs=BS, plot=False, verbose=False, seed=0,
+                                                                   backend=backend, n_threads=n)
+            ref = imp('torch', 1)
+            diff = max(float((imp(*c).set_index('Feature') - ref.set_index('Feature')).abs().to_numpy().max())
+                       for c in CONFIGS)  # warm-up, and the same importances from every configuration
+            ours, peers, floors = {c: [] for c in CONFIGS}, [], []
+            for _ in range(N_REPEATS):  # alternate lumin, compute floor and peer, so that load changes hit all of them
+                for c in CONFIGS: ours[c].append(timed(lambda: imp(*c)))
                 floors.append(bare_floor(ens, N_FEATS + 1))
                 peer = peer_times(df_path, depth, width)
                 if peer is not None: peers.append(min(peer))
-            ratios = [p/o for p, o in zip(peers, ours)]
-            rows.append((depth, width, min(ours), min(floors), min(peers) if peers else None,
-                         float(np.median(ratios)) if ratios else None))
+            best = {c: min(v) for c, v in ours.items()}  # fastest wall time (with its CPU time)
+            ratios = [p/o[0] for p, o in zip(peers, ours[('auto', 1)])]
+            rows.append((depth, width, best, min(floors), min(peers) if peers else None,
+                         float(np.median(ratios)) if ratios else None, diff))
     load = os.getloadavg()[0]
     lines = ['## Feature importance (bench/bench_importance.py)', '',
              f'Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, torch {torch.__version__}, '
-             f'1 thread on both sides. 1-min load average at the end {load:.1f} (a shared machine). '
+             f'1-min load average at the end {load:.1f} (a shared machine). '
              f'`get_ensemble_feat_importance` of an ensemble of {N_MODELS} untrained FullyConnected classifiers on a fold file of '
              f'{N_EVENTS:.0e} events x {N_FEATS} features in {N_FOLDS} folds, bs {BS}; every feature of every fold is permuted '
              f'once (the same work and statistical accuracy on both sides). {N_REPEATS} alternating (lumin, floor, peer) rounds; '
              f'fastest of each, and the median of the per-round ratios. The compute floor is {N_FEATS + 1} bare inference-mode '
              f'forward passes of every member over all events (nominal + one per feature) in batches of {FLOOR_BS}.', '',
-             '| members | lumin (s) | LUMIN 0.9.1 (s) | 0.9.1 / lumin (per-round median) | compute floor (s) | lumin / floor |',
-             '|---|---:|---:|---:|---:|---:|']
-    for depth, width, ours, floor, peer, ratio in rows:
+             f'Configurations: backend (`auto` = onnxruntime when installed, else torch) and CPU threads; wall time of the '
+             f'fastest round with its CPU time (all threads), the 0.9.1 column at 1 thread. The importances of every '
+             f'configuration agree with torch at 1 thread to the largest |difference| shown.', '',
+             '| members | ' + ' | '.join(f'lumin {b}, {n} thr: wall / CPU (s)' for b, n in CONFIGS) +
+             ' | LUMIN 0.9.1 (s) | 0.9.1 / lumin auto 1 thr (median) | floor, torch 1 thr: wall / CPU (s) | max abs diff |',
+             '|---|' + '---:|'*(len(CONFIGS) + 4)]
+    for depth, width, best, floor, peer, ratio, diff in rows:
         peer_s, ratio_s = ('n/a', 'n/a') if peer is None else (f'{peer:.2f}', f'{ratio:.2f}')
-        lines.append(f'| {N_MODELS} x FC({depth}x{width}) | {ours:.2f} | {peer_s} | {ratio_s} | {floor:.2f} | {ours/floor:.2f} |')
+        cells = ' | '.join(f'{best[c][0]:.2f} / {best[c][1]:.2f}' for c in CONFIGS)
+        lines.append(f'| {N_MODELS} x FC({depth}x{width}) | {cells} | {peer_s} | {ratio_s} | {floor[0]:.2f} / {floor[1]:.2f} | {diff:.1e} |')
     write_report('importance.md', '\n'.join(lines))
 
 

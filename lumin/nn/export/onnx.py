@@ -136,28 +136,34 @@ def _verify(proto: Any, net: OnnxNet, n_cont: int, cat_szs: Sequence[int], matri
             raise OnnxVerificationError(f"onnxruntime's output differs from torch's at batch size {n}: max |Δ| = {err:.3g} > {tol:g}; "
                                         "the graph was not written")
 
-# %% ../../../nbs/52_onnx.ipynb #2c8577fa
+# %% ../../../nbs/52_onnx.ipynb #ff5de000
 _OPSET = 18
 
+def _dynamo_proto(net: OnnxNet, example: Tuple[Tensor, ...], names: List[str], opset: int, strict: bool) -> Any:
+    "The ONNX `ModelProto` from torch.export (non-strict or strict), or a `ValueError` if it fixed the batch size."
+    dyn = tuple({0: torch.export.Dim('batch')} for _ in example)
+    if strict: net = torch.export.export(net, example, dynamic_shapes=dyn, strict=True)
+    prog = torch.onnx.export(net, example, None, input_names=names, output_names=['pred'], opset_version=opset,
+                             dynamic_shapes=None if strict else dyn, dynamo=True, verbose=False)
+    proto = prog.model_proto
+    fixed = [i.name for i in proto.graph.input if not i.type.tensor_type.shape.dim[0].dim_param]
+    if fixed: raise ValueError(f"torch.export fixed the batch size of {fixed}")  # the network specialised on the example batch
+    return proto
+
 def _trace(net: OnnxNet, example: Tuple[Tensor, ...], names: List[str], opset: int) -> Any:
-    "The ONNX `ModelProto` of `net` with a dynamic batch axis: torch.export-based exporter, else the TorchScript tracer."
+    "The ONNX `ModelProto` of `net` with a dynamic batch axis: torch.export (non-strict, then strict), else the TorchScript tracer."
     onnx, _, _ = require_onnx()
+    errs = []
     with _quiet_exporter():
-        try:
-            prog = torch.onnx.export(net, example, None, input_names=names, output_names=['pred'], opset_version=opset,
-                                     dynamic_shapes=tuple({0: torch.export.Dim('batch')} for _ in example), dynamo=True, verbose=False)
-            proto = prog.model_proto
-            fixed = [i.name for i in proto.graph.input if not i.type.tensor_type.shape.dim[0].dim_param]
-            if not fixed: return proto
-            first = ValueError(f"torch.export fixed the batch size of {fixed}")  # the network specialised on the example batch
-        except Exception as err: first = err  # e.g. a data-dependent check in a head that torch.export cannot capture
+        for strict in (False, True):
+            try: return _dynamo_proto(net, example, names, opset, strict)
+            except Exception as err: errs.append(f"{'strict' if strict else 'non-strict'} torch.export ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})")
         buf = io.BytesIO()
         try:
             torch.onnx.export(net, example, buf, input_names=names, output_names=['pred'], opset_version=opset, dynamo=False,
                               dynamic_axes={n: {0: 'batch'} for n in names + ['pred']})
         except Exception as err:
-            raise RuntimeError(f"ONNX export failed with torch.export ({type(first).__name__}: {str(first).splitlines()[0]}) "
-                               f"and with the TorchScript tracer ({type(err).__name__}: {err})") from err
+            raise RuntimeError(f"ONNX export failed with {' and '.join(errs)} and with the TorchScript tracer ({type(err).__name__}: {err})") from err
     return onnx.load_from_string(buf.getvalue())
 
 def _matrix_info(net: nn.Module) -> Optional[Dict[str, Any]]:

@@ -14,7 +14,7 @@ from .basic_weighted import _WeightedLoss, WeightedFractionalMSE
 # %% auto #0
 __all__ = ['WeightedBinnedHuber', 'WeightedFractionalBinnedHuber']
 
-# %% ../../../nbs/27c_advanced_losses.ipynb #180e1efb
+# %% ../../../nbs/27c_advanced_losses.ipynb #c07b07d3
 def _check_huber_args(perc, bins, mom) -> Tensor:
     if isinstance(perc, bool) or not isinstance(perc, (int, float)) or not 0 <= perc <= 1:
         raise ValueError(f"perc: expected a quantile in [0, 1], got {perc!r}")
@@ -28,6 +28,7 @@ def _check_huber_args(perc, bins, mom) -> Tensor:
 
 class WeightedBinnedHuber(_WeightedLoss, nn.MSELoss):
     "MSE turning linear above a running per-bin quantile of the squared residuals, with per-event weights."
+    stateful = True  # one object keeps its running thresholds across batches (see `Model.fit`)
     def __init__(self, perc: float,  # Quantile of the squared residuals of a bin above which the loss is linear
                  bins: Tensor,  # Edges of the bins of the target, increasing
                  mom: float = 0.1,  # Momentum of the running thresholds: T ← (1-mom)·T + mom·T_batch
@@ -57,8 +58,10 @@ class WeightedBinnedHuber(_WeightedLoss, nn.MSELoss):
     def _huber(self, input: Tensor, target: Tensor) -> Tensor:
         sq = F.mse_loss(input, target, reduction='none')
         thr = self._thresholds(sq, target)
-        lin = thr + 2*thr.sqrt()*((input - target).abs() - thr.sqrt())
-        return torch.where(sq > thr, lin, sq)
+        big = sq > thr
+        t = torch.where(big, thr, torch.ones_like(thr))  # finite where unused: no inf·0 = NaN in the gradient of `where`
+        lin = t + 2*t.sqrt()*((input - target).abs() - t.sqrt())
+        return torch.where(big, lin, sq)
 
     def _elementwise(self, input: Tensor, target: Tensor) -> Tensor: return self._huber(input, target)
 
