@@ -94,9 +94,9 @@ class AbsMatrixHead(AbsHead):
         if x.dim() != 2 or x.shape[1] < len(self.cont_feats):
             raise ValueError(f"x: {type(self).__name__} expected flat inputs (batch, {len(self.cont_feats)}) holding the matrix columns in the order of cont_feats, "
                              f"or a pair (flat, matrix); got shape {tuple(x.shape)}")
-        vals = x.new_zeros(len(x), self.n_v*self.n_fpv)
+        vals = x.new_zeros(x.shape[0], self.n_v*self.n_fpv)
         vals[:, self.flat_pos] = torch.nan_to_num(x[:, self.flat_cols], nan=0.)
-        return vals.view(len(x), self.n_v, self.n_fpv), torch.ones(len(x), self.n_v, dtype=torch.bool, device=x.device)
+        return vals.view(x.shape[0], self.n_v, self.n_fpv), torch.ones(x.shape[0], self.n_v, dtype=torch.bool, device=x.device)
 
     def _set_out(self, out_sz:int) -> None:
         "Record the output width and map every feature to all outputs."
@@ -193,7 +193,7 @@ class InteractionNet(AbsMatrixHead):
                ) -> Tensor: # `(batch, get_out_size())`
         "Pass the objects through the interaction network and aggregate them."
         obj, present = self.get_matrix(x)
-        eff = obj.new_zeros(len(obj), self.n_v, self.intfunc_out_sz)
+        eff = obj.new_zeros(obj.shape[0], self.n_v, self.intfunc_out_sz)
         if len(self.recv):
             pairs = torch.cat([obj[:, self.recv], obj[:, self.send]], dim=-1)
             e = self.intfunc(pairs, present[:, self.recv] & present[:, self.send])
