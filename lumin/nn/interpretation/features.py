@@ -75,7 +75,7 @@ def _apply_perm(flat: np.ndarray, matrix: Optional[np.ndarray], kind: str, idx: 
     col, ok = _matrix_view(matrix, row_wise)[:, :, idx], _present(matrix, idx, row_wise)  # col: a view
     col[ok] = col[ok][perm]
 
-# %% ../../../nbs/51_feat_importance.ipynb #a42b6f17
+# %% ../../../nbs/51_feat_importance.ipynb #0fe9cf3c
 _DEFAULT_BS, _FWD_BS = 1 << 16, 1 << 12  # events per stack of permuted copies; at most this many per forward pass (cache-sized)
 
 def _nets(predictor: Union[Model, Ensemble]) -> Tuple[List[Tuple[float, torch.nn.Module, Optional[Tensor]]], Any, str]:
@@ -99,8 +99,8 @@ def _nets(predictor: Union[Model, Ensemble]) -> Tuple[List[Tuple[float, torch.nn
     return out, members[0][1].loss, members[0][1].objective
 
 def _forward(nets: List[Tuple[float, torch.nn.Module, Optional[Tensor]]], flat: Tensor, matrix: Optional[Tensor],
-             bs: int) -> Tensor:
-    "Weighted mean prediction of `nets` on `flat` (and `matrix`), in batches of at most `bs` (and 4096) events."
+             bs: int, mean_probs: bool = False) -> Tensor:
+    "Weighted mean prediction of `nets` on `flat` (and `matrix`), in batches of at most `bs` (and 4096) events; with `mean_probs` the log of the mean of `exp` of the outputs."
     total, w_sum = None, sum(w for w, _, _ in nets)
     for w, net, mask in nets:
         was_training = net.training
@@ -115,8 +115,9 @@ def _forward(nets: List[Tuple[float, torch.nn.Module, Optional[Tensor]]], flat: 
                     outs.append(net(x if matrix is None else (x, matrix[start:start+step])))
                 out = outs[0] if len(outs) == 1 else torch.cat(outs)
         finally: net.train(was_training)
+        if mean_probs: out = out.exp()
         total = out*(w/w_sum) if total is None else total.add_(out, alpha=w/w_sum)
-    return total
+    return total.log_() if mean_probs else total
 
 @contextmanager
 def _n_threads(n: Optional[int]) -> Iterator[None]:
@@ -131,8 +132,8 @@ def _n_threads(n: Optional[int]) -> Iterator[None]:
 
 class _TorchRunner:
     "Weighted mean prediction of the member networks in torch (pickles with the networks, for Dask tasks)."
-    def __init__(self, nets: List[Tuple[float, nn.Module, Optional[Tensor]]], bs: int): store_attr()
-    def __call__(self, flat: Tensor, matrix: Optional[Tensor]) -> Tensor: return _forward(self.nets, flat, matrix, self.bs)
+    def __init__(self, nets: List[Tuple[float, nn.Module, Optional[Tensor]]], bs: int, mean_probs: bool = False): store_attr()
+    def __call__(self, flat: Tensor, matrix: Optional[Tensor]) -> Tensor: return _forward(self.nets, flat, matrix, self.bs, self.mean_probs)
 
 class _Member(nn.Module):
     "One member behind its input mask, with `(flat, matrix)` as separate inputs: the graph run by onnxruntime."
@@ -146,7 +147,7 @@ class _Member(nn.Module):
 
 class _OrtRunner:
     "Weighted mean prediction of the members' ONNX graphs in onnxruntime; sessions are opened on first use, so it pickles as bytes."
-    def __init__(self, graphs: List[Tuple[float, bytes]], bs: int, n_threads: Optional[int]):
+    def __init__(self, graphs: List[Tuple[float, bytes]], bs: int, n_threads: Optional[int], mean_probs: bool = False):
         store_attr()
         self._sessions = None
     def __getstate__(self) -> Dict[str, Any]: return {**self.__dict__, '_sessions': None}
@@ -163,11 +164,12 @@ class _OrtRunner:
         for (w, _), sess in zip(self.graphs, self._open()):
             names = [i.name for i in sess.get_inputs()]  # an input the graph ignores may be pruned
             out = np.concatenate([sess.run(None, {k: arrs[k][s:s+step] for k in names})[0] for s in range(0, len(flat), step)])
+            if self.mean_probs: out = np.exp(out)
             total = out*(w/w_sum) if total is None else total + out*(w/w_sum)
-        return torch.from_numpy(total).to(flat.device)
+        return torch.from_numpy(np.log(total) if self.mean_probs else total).to(flat.device)
 
 def _ort_runner(nets: List[Tuple[float, nn.Module, Optional[Tensor]]], flat: np.ndarray, matrix: Optional[np.ndarray],
-                bs: int, n_threads: Optional[int], tol: float = 1e-5) -> _OrtRunner:
+                bs: int, n_threads: Optional[int], tol: float = 1e-5, mean_probs: bool = False) -> _OrtRunner:
     "The members exported to onnxruntime (TorchScript tracer, dynamic batch axis), checked against torch at two batch sizes."
     graphs, names = [], ['flat'] + ([] if matrix is None else ['matrix'])
     for w, net, mask in nets:
@@ -181,11 +183,11 @@ def _ort_runner(nets: List[Tuple[float, nn.Module, Optional[Tensor]]], flat: np.
                                   dynamic_axes={k: {0: 'batch'} for k in names + ['pred']})
         finally: net.train(was_training)
         graphs.append((w, buf.getvalue()))
-    runner = _OrtRunner(graphs, bs, n_threads)
+    runner = _OrtRunner(graphs, bs, n_threads, mean_probs)
     with _n_threads(n_threads):
         for n in sorted({min(len(flat), 5), min(len(flat), 2000)}):
             t_matrix = None if matrix is None else torch.as_tensor(matrix[:n])
-            ref, got = _forward(nets, torch.as_tensor(flat[:n]), t_matrix, bs).numpy(), runner(torch.as_tensor(flat[:n]), t_matrix).numpy()
+            ref, got = _forward(nets, torch.as_tensor(flat[:n]), t_matrix, bs, mean_probs).numpy(), runner(torch.as_tensor(flat[:n]), t_matrix).numpy()
             if got.shape != ref.shape or not np.allclose(got, ref, rtol=tol, atol=tol):
                 raise ValueError(f"backend: onnxruntime does not reproduce torch on {n} events (max |Δ| "
                                  f"{np.abs(got - ref).max() if got.shape == ref.shape else 'n/a'})")
@@ -235,7 +237,7 @@ def _score(pred: Tensor, data: Dict[str, Any], loss_cls: Any, eval_metric: Optio
     if eval_metric is None: return (loss_cls() if w is None else loss_cls(weight=w))(pred, y).item()
     return float(eval_metric.evaluate_preds(fy, fold_idx, to_np(pred), data['targets'], data['weights']))
 
-# %% ../../../nbs/51_feat_importance.ipynb #956d6cc1
+# %% ../../../nbs/51_feat_importance.ipynb #ef308eb2
 def _plot_importance(df: pd.DataFrame, n_max: int, savename: Optional[Union[str, Path]],
                      settings: Optional[PlotSettings]) -> Figure:
     "Horizontal bars of the `n_max` most important features with their uncertainties, most important on top."
@@ -247,14 +249,14 @@ def _plot_importance(df: pd.DataFrame, n_max: int, savename: Optional[Union[str,
     save_fig(fig, savename, settings)
     return fig
 
-def _runner(nets, data: Dict[str, Any], bs: int, backend: str, n_threads: Optional[int]) -> Any:
+def _runner(nets, data: Dict[str, Any], bs: int, backend: str, n_threads: Optional[int], mean_probs: bool = False) -> Any:
     "The predictor of the members: onnxruntime when asked, or for 'auto' on flat inputs when installed and the graphs reproduce torch; else torch."
     auto_ort = data['matrix'] is None and device.type == 'cpu' and find_spec('onnxruntime') is not None
     if backend == 'onnxruntime' or (backend == 'auto' and auto_ort):
-        try: return _ort_runner(nets, data['flat'], data['matrix'], bs, n_threads)
+        try: return _ort_runner(nets, data['flat'], data['matrix'], bs, n_threads, mean_probs=mean_probs)
         except Exception:
             if backend == 'onnxruntime': raise
-    return _TorchRunner(nets, bs)
+    return _TorchRunner(nets, bs, mean_probs)
 
 def _importance(predictor: Union[Model, Ensemble], fy: FoldYielder, bs: Optional[int], eval_metric: Optional[EvalMetric],
                 pb_parent: Any, plot: bool, savename: Optional[Union[str, Path]], settings: Optional[PlotSettings],
@@ -278,6 +280,7 @@ def _importance(predictor: Union[Model, Ensemble], fy: FoldYielder, bs: Optional
         raise ValueError(f"n_threads: expected a positive int or None, got {n_threads!r}")
     n_jobs = _check_jobs(n_jobs, client)
     nets, loss_cls, objective = _nets(predictor)
+    mean_probs = len(nets) > 1 and objective is not None and parse_objective(objective) == 'multiclass'  # as Ensemble.predict
     feats = (predictor.get_feats() if isinstance(predictor, Ensemble) else predictor._df_feats()) or None
     fy_feats = fy.get_use_cont_feats() + fy.get_use_cat_feats()
     if feats is not None and feats != fy_feats:
@@ -299,11 +302,11 @@ def _importance(predictor: Union[Model, Ensemble], fy: FoldYielder, bs: Optional
     if n_jobs == 1 and client is None:
         for fold_idx in progress(folds, desc='Folds', show=verbose and pb_parent is None):
             data = _fold_data(fy, fold_idx, objective)
-            if runner is None: runner = _runner(nets, data, bs, backend, n_threads)
+            if runner is None: runner = _runner(nets, data, bs, backend, n_threads, mean_probs)
             rows.append(row(fold_idx, data, _fold_preds(task(data, rng))))  # draws this fold's permutations from `rng`
     else:  # one task per fold; each gets a copy of the generator as the sequential loop would have it, then `rng` moves on
         datas = [_fold_data(fy, i, objective) for i in folds]
-        runner, tasks = _runner(nets, datas[0], bs, backend, n_threads), []
+        runner, tasks = _runner(nets, datas[0], bs, backend, n_threads, mean_probs), []
         for d in datas:
             tasks.append(task(d, copy.deepcopy(rng)))
             for _, kind, idx in slots: _draw_perm(d['flat'], d['matrix'], kind, idx, rng, d['row_wise'])
@@ -326,7 +329,7 @@ def _importance(predictor: Union[Model, Ensemble], fy: FoldYielder, bs: Optional
         if plot: show_fig(fig)
     return df
 
-# %% ../../../nbs/51_feat_importance.ipynb #97bb4313
+# %% ../../../nbs/51_feat_importance.ipynb #a5da0439
 def get_nn_feat_importance(model: Model,  # Trained model
                            fy: FoldYielder,  # Fold file with the model's inputs, targets and (optionally) weights
                            bs: Optional[int] = None,  # Events predicted together (stacks of permuted copies of a fold); `None` for 65536
@@ -349,7 +352,7 @@ def get_nn_feat_importance(model: Model,  # Trained model
     return _importance(model, fy, bs, eval_metric, pb_parent, plot, savename, settings, n_bootstrap, fold_idxs, seed,
                        n_max_display, verbose, backend, n_threads, n_jobs, client)
 
-# %% ../../../nbs/51_feat_importance.ipynb #f4210cfc
+# %% ../../../nbs/51_feat_importance.ipynb #b2eb1bf1
 def get_ensemble_feat_importance(ensemble: Ensemble,  # Ensemble of trained models
                                  fy: FoldYielder,  # Fold file with the ensemble's inputs, targets and (optionally) weights
                                  bs: Optional[int] = None,  # Events predicted together (stacks of permuted copies of a fold); `None` for 65536
@@ -372,7 +375,7 @@ def get_ensemble_feat_importance(ensemble: Ensemble,  # Ensemble of trained mode
     return _importance(ensemble, fy, bs, eval_metric, None, plot, savename, settings, n_bootstrap, fold_idxs, seed,
                        n_max_display, verbose, backend, n_threads, n_jobs, client)
 
-# %% ../../../nbs/51_feat_importance.ipynb #e08d2f21
+# %% ../../../nbs/51_feat_importance.ipynb #7a03afce
 @patch
 def get_feat_importance(self: Model,
                         fy: FoldYielder,  # Fold file with the model's inputs, targets and (optionally) weights
