@@ -237,7 +237,7 @@ def _score(pred: Tensor, data: Dict[str, Any], loss_cls: Any, eval_metric: Optio
     if eval_metric is None: return (loss_cls() if w is None else loss_cls(weight=w))(pred, y).item()
     return float(eval_metric.evaluate_preds(fy, fold_idx, to_np(pred), data['targets'], data['weights']))
 
-# %% ../../../nbs/51_feat_importance.ipynb #ef308eb2
+# %% ../../../nbs/51_feat_importance.ipynb #8e33f495
 def _plot_importance(df: pd.DataFrame, n_max: int, savename: Optional[Union[str, Path]],
                      settings: Optional[PlotSettings]) -> Figure:
     "Horizontal bars of the `n_max` most important features with their uncertainties, most important on top."
@@ -250,8 +250,9 @@ def _plot_importance(df: pd.DataFrame, n_max: int, savename: Optional[Union[str,
     return fig
 
 def _runner(nets, data: Dict[str, Any], bs: int, backend: str, n_threads: Optional[int], mean_probs: bool = False) -> Any:
-    "The predictor of the members: onnxruntime when asked, or for 'auto' on flat inputs when installed and the graphs reproduce torch; else torch."
-    auto_ort = data['matrix'] is None and device.type == 'cpu' and find_spec('onnxruntime') is not None
+    "The predictor of the members: onnxruntime when asked, or for 'auto' on flat inputs and one thread when installed and the graphs reproduce torch; else torch."
+    one_thread = (n_threads or torch.get_num_threads()) == 1  # onnxruntime wins on one thread; torch on several (see the text)
+    auto_ort = data['matrix'] is None and device.type == 'cpu' and one_thread and find_spec('onnxruntime') is not None
     if backend == 'onnxruntime' or (backend == 'auto' and auto_ort):
         try: return _ort_runner(nets, data['flat'], data['matrix'], bs, n_threads, mean_probs=mean_probs)
         except Exception:
@@ -329,7 +330,7 @@ def _importance(predictor: Union[Model, Ensemble], fy: FoldYielder, bs: Optional
         if plot: show_fig(fig)
     return df
 
-# %% ../../../nbs/51_feat_importance.ipynb #a5da0439
+# %% ../../../nbs/51_feat_importance.ipynb #5379b227
 def get_nn_feat_importance(model: Model,  # Trained model
                            fy: FoldYielder,  # Fold file with the model's inputs, targets and (optionally) weights
                            bs: Optional[int] = None,  # Events predicted together (stacks of permuted copies of a fold); `None` for 65536
@@ -343,7 +344,7 @@ def get_nn_feat_importance(model: Model,  # Trained model
                            seed: Optional[int] = None,  # Seed of the permutations and the bootstrap; `None` for fresh randomness
                            n_max_display: int = 30,  # Number of features drawn
                            verbose: bool = True,  # Show fold progress and print the ten most important features
-                           backend: str = 'auto',  # 'torch', 'onnxruntime', or 'auto': onnxruntime when installed and its graphs reproduce torch
+                           backend: str = 'auto',  # 'torch', 'onnxruntime', or 'auto': onnxruntime on one thread when installed and its graphs reproduce torch
                            n_threads: Optional[int] = None,  # CPU threads of torch and onnxruntime; `None` for torch's current setting
                            n_jobs: int = 1,  # Parallel processes, one Dask task per fold (as `train_models`)
                            client: Optional[Any] = None  # A `dask.distributed` Client to run the fold tasks on, instead of `n_jobs`
@@ -352,7 +353,7 @@ def get_nn_feat_importance(model: Model,  # Trained model
     return _importance(model, fy, bs, eval_metric, pb_parent, plot, savename, settings, n_bootstrap, fold_idxs, seed,
                        n_max_display, verbose, backend, n_threads, n_jobs, client)
 
-# %% ../../../nbs/51_feat_importance.ipynb #b2eb1bf1
+# %% ../../../nbs/51_feat_importance.ipynb #c019e221
 def get_ensemble_feat_importance(ensemble: Ensemble,  # Ensemble of trained models
                                  fy: FoldYielder,  # Fold file with the ensemble's inputs, targets and (optionally) weights
                                  bs: Optional[int] = None,  # Events predicted together (stacks of permuted copies of a fold); `None` for 65536
@@ -365,7 +366,7 @@ def get_ensemble_feat_importance(ensemble: Ensemble,  # Ensemble of trained mode
                                  seed: Optional[int] = None,  # Seed of the permutations and the bootstrap; `None` for fresh randomness
                                  n_max_display: int = 30,  # Number of features drawn
                                  verbose: bool = True,  # Show fold progress and print the ten most important features
-                                 backend: str = 'auto',  # 'torch', 'onnxruntime', or 'auto': onnxruntime when installed and its graphs reproduce torch
+                                 backend: str = 'auto',  # 'torch', 'onnxruntime', or 'auto': onnxruntime on one thread when installed and its graphs reproduce torch
                                  n_threads: Optional[int] = None,  # CPU threads of torch and onnxruntime; `None` for torch's current setting
                                  n_jobs: int = 1,  # Parallel processes, one Dask task per fold (as `train_models`)
                                  client: Optional[Any] = None  # A `dask.distributed` Client to run the fold tasks on, instead of `n_jobs`
