@@ -160,8 +160,7 @@ def adv_loss(self: PivotTraining) -> Tensor:  # Weighted loss of the adversary o
     fp = self.fit_params
     self.adv_net.train(fp.state == 'train')
     pred = self.adv_net(fp.y_pred)
-    loss = self.adv.loss() if fp.w is None else self.adv.loss(weight=fp.w)
-    return loss(pred, self.adv_y)
+    return self.adv._batch_loss(pred, self.adv_y, fp.w)  # the adversary's own loss object if it is stateful
 
 @patch
 def on_forwards_end(self: PivotTraining) -> None:

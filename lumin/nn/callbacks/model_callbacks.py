@@ -131,7 +131,7 @@ def _val_loss(self: SWA, state: Dict[str, Tensor]) -> float:
     net, total, n = self._net_with(state), 0., 0
     with torch.no_grad():
         for x, y, w in self._batches(fp.val_idx):
-            loss = (fp.loss_func() if w is None else fp.loss_func(weight=w))(net(x), y)
+            loss = self.model._batch_loss(net(x), y, w)  # the model's own loss object if it is stateful
             total, n = total + loss.item()*len(y), n + len(y)
     return total/n
 
