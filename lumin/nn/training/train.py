@@ -211,7 +211,7 @@ def _aside_notice(savepath: Path, moved: Dict[Path, Path]) -> str:
             f"director{'y' if n_dirs == 1 else 'ies'}, {len(moved) - n_dirs - manifest} results files)"
             f"{' with its manifest' if manifest else ''}; pass overwrite=True to replace it instead")
 
-# %% ../../../nbs/40_train.ipynb #4c962c2b
+# %% ../../../nbs/40_train.ipynb #355f9a95
 _DONE = 'train_result.json'  # written last into a finished model's directory: its result, history, cycle losses and key
 _WORK = '.in_progress'  # hidden directory of `savepath` holding the finished models of a run not yet put in place
 
@@ -261,11 +261,12 @@ def _profiler_paused() -> Iterator[None]:
             if state['n'] == 0:
                 for pc in state['callbacks']: worker.loop.add_callback(pc.start)
 
+def _paused_call(fn: Callable[[Dict[str, Any]], Any], task: Dict[str, Any]) -> Any:
+    "`fn(task)` with the worker's profiler paused: how `_run_tasks` runs every lumin task on Dask."
+    with _profiler_paused(): return fn(task)
+
 def _train_one(task: Dict[str, Any]) -> Dict[str, Any]:
     "Train, save and score one model of `train_models`, here or on a Dask worker; its directory appears complete or not at all."
-    with _profiler_paused(): return _train_here(task)
-
-def _train_here(task: Dict[str, Any]) -> Dict[str, Any]:
     if _in_worker(): torch.set_num_threads(1)
     fy = task['fy'] if 'fy' in task else _reopen(task['fy_state'])
     model_id, val_idx, trn_idxs = task['model_id'], task['val_idx'], task['trn_idxs']
@@ -308,7 +309,7 @@ def _finished(path: Path, key: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     except Exception: return None  # a truncated or foreign model file: train it again
     return info
 
-# %% ../../../nbs/40_train.ipynb #dbb99022
+# %% ../../../nbs/40_train.ipynb #ae93178a
 def _check_jobs(n_jobs: Any, client: Any) -> int:
     n_jobs = _positive_int(n_jobs, 'n_jobs')
     if client is not None:
@@ -369,7 +370,7 @@ def _run_tasks(fn: Callable[[Dict[str, Any]], Any], tasks: List[Dict[str, Any]],
             client = stack.enter_context(Client(stack.enter_context(_local_cluster(n_jobs, dashboard=panel is not None and panel.mode != 'quiet'))))
         if panel is not None and find_spec('bokeh') and client.dashboard_link: panel.update(dashboard=client.dashboard_link)
         run = uuid.uuid4().hex[:8]
-        futures = [client.submit(fn, task, key=f'lumin-{label}-{run}', pure=False) for task, label in zip(tasks, labels)]
+        futures = [client.submit(_paused_call, fn, task, key=f'lumin-{label}-{run}', pure=False) for task, label in zip(tasks, labels)]
         index, n_slots = {f.key: i for i, f in enumerate(futures)}, max(1, sum(client.nthreads().values()))
         try:
             for n_done, fut in enumerate(as_completed(futures), 1):
