@@ -31,14 +31,14 @@ PEER_SCRIPT = r'''
 import json, sys, time, warnings
 warnings.simplefilter('ignore')
 import numpy as np, pandas as pd, torch
-torch.set_num_threads(1)
+torch.set_num_threads(int(sys.argv[-1]))
 from lumin.data_processing.file_proc import df2foldfile
 from lumin.nn.data.fold_yielder import FoldYielder
 from lumin.nn.models.model_builder import ModelBuilder
 from lumin.nn.models.model import Model
 from lumin.nn.ensemble.ensemble import Ensemble
 from lumin.nn.interpretation.features import get_ensemble_feat_importance
-n, nf, n_folds, n_models, bs, depth, width, reps, path = sys.argv[1:]
+n, nf, n_folds, n_models, bs, depth, width, reps, path, n_threads = sys.argv[1:]
 arrs = np.load(path)
 feats = [f'x{i}' for i in range(arrs['x'].shape[1])]
 df = pd.DataFrame(arrs['x'], columns=feats)
@@ -66,12 +66,13 @@ def make_df(seed=0):
     return df
 
 
-def peer_times(df_path, depth, width):
-    "Timed runs of LUMIN 0.9.1's get_ensemble_feat_importance in its own venv, or None if the peer is not installed."
+def peer_times(df_path, depth, width, n_threads):
+    "Timed runs of LUMIN 0.9.1's get_ensemble_feat_importance in its own venv on `n_threads` threads, or None if the peer is not installed."
     if not PEER_PY.exists(): return None
-    env = {**os.environ, 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD': '1', 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1'}
+    env = {**os.environ, 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD': '1', 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': str(n_threads)}
     out = subprocess.run([str(PEER_PY), '-c', PEER_SCRIPT, str(N_EVENTS), str(N_FEATS), str(N_FOLDS), str(N_MODELS), str(BS),
-                          str(depth), str(width), '1', str(df_path)], capture_output=True, text=True, env=env, cwd=Path(df_path).parent)
+                          str(depth), str(width), '1', str(df_path), str(n_threads)], capture_output=True, text=True, env=env,
+                         cwd=Path(df_path).parent)
     line = [l for l in out.stdout.splitlines() if l.startswith('PEER_TIMES')]
     if not line: raise RuntimeError(f'peer run failed:\n{out.stderr[-3000:]}')
     return json.loads(line[0].split(' ', 1)[1])
@@ -84,18 +85,47 @@ def timed(f):
     return time.perf_counter() - t, time.process_time() - c
 
 
-def bare_floor(ens, n_passes):
-    "(wall, CPU) time of `n_passes` bare inference-mode torch forward passes of every member over all events, in cache-sized batches."
-    x = torch.randn(N_EVENTS, N_FEATS)
-    def run():
-        with torch.inference_mode():
-            for _ in range(n_passes):
-                for _, m in ens:
-                    for s in range(0, N_EVENTS, FLOOR_BS): m.model(x[s:s+FLOOR_BS])
-    return timed(run)
+def bare_floor(ens, n_passes, n_threads):
+    """Wall time of the bare forward passes: `n_passes` over all events of every member, as ONNX graphs in onnxruntime, split
+    into `n_threads` single-threaded streams side by side (what lumin's importance runs), in batches of FLOOR_BS."""
+    import io, warnings
+    from concurrent.futures import ThreadPoolExecutor
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = 1, 1
+    sessions = []
+    for _, m in ens:
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            torch.onnx.export(m.model.eval(), (torch.randn(3, N_FEATS),), buf, input_names=['x'], output_names=['p'], dynamo=False,
+                              dynamic_axes={'x': {0: 'b'}, 'p': {0: 'b'}})
+        sessions.append(ort.InferenceSession(buf.getvalue(), opts, providers=['CPUExecutionProvider']))
+    x = np.random.default_rng(1).normal(size=(N_EVENTS*n_passes//n_threads, N_FEATS)).astype(np.float32)
+    def stream(_):
+        for sess in sessions:
+            for s in range(0, len(x), FLOOR_BS): sess.run(None, {'x': x[s:s+FLOOR_BS]})
+    with ThreadPoolExecutor(n_threads) as pool:
+        t = time.perf_counter()
+        list(pool.map(stream, range(n_threads)))
+        return time.perf_counter() - t
 
 
-CONFIGS = (('auto', 1), ('torch', 1), ('auto', 2), ('torch', 2))  # (backend, threads) of lumin's importance
+def gemm_rate(n_threads, m=4096, k=100, n=100, reps=200):
+    "GFLOP/s of torch's float32 (m×k)·(k×n) product on `n_threads` threads: the 100-wide layers of the members."
+    old = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    for _ in range(10): a @ b
+    t = time.perf_counter()
+    for _ in range(reps): a @ b
+    rate = 2*m*k*n*reps/(time.perf_counter() - t)/1e9
+    torch.set_num_threads(old)
+    return rate
+
+
+CONFIGS = (('auto', 2), ('auto', 1), ('torch', 2), ('torch', 1))  # (backend, threads) of lumin's importance; the first is the default here
+PEER_THREADS = (1, 2)
 
 
 def main():
@@ -117,35 +147,41 @@ def main():
             ref = imp('torch', 1)
             diff = max(float((imp(*c).set_index('Feature') - ref.set_index('Feature')).abs().to_numpy().max())
                        for c in CONFIGS)  # warm-up, and the same importances from every configuration
-            ours, peers, floors = {c: [] for c in CONFIGS}, [], []
+            ours, floors, peers = {c: [] for c in CONFIGS}, [], {n: [] for n in PEER_THREADS}
             for _ in range(N_REPEATS):  # alternate lumin, compute floor and peer, so that load changes hit all of them
-                for c in CONFIGS: ours[c].append(timed(lambda: imp(*c)))
-                floors.append(bare_floor(ens, N_FEATS + 1))
-                peer = peer_times(df_path, depth, width)
-                if peer is not None: peers.append(min(peer))
-            best = {c: min(v) for c, v in ours.items()}  # fastest wall time (with its CPU time)
-            ratios = [p/o[0] for p, o in zip(peers, ours[('auto', 1)])]
-            rows.append((depth, width, best, min(floors), min(peers) if peers else None,
-                         float(np.median(ratios)) if ratios else None, diff))
+                for c in CONFIGS: ours[c].append(timed(lambda: imp(*c))[0])
+                floors.append(bare_floor(ens, N_FEATS + 1, 2))
+                for n in PEER_THREADS:
+                    peer = peer_times(df_path, depth, width, n)
+                    if peer is not None: peers[n].append(min(peer))
+            ratios = [p/o for p, o in zip(peers[2], ours[CONFIGS[0]])]
+            rows.append((depth, width, {c: min(v) for c, v in ours.items()}, min(floors),
+                         {n: min(v) if v else None for n, v in peers.items()}, float(np.median(ratios)) if ratios else None, diff))
+        rates = {n: gemm_rate(n) for n in (1, 2)}
     load = os.getloadavg()[0]
+    flop = {(d, w): 2*N_MODELS*(N_FEATS + 1)*N_EVENTS*(N_FEATS*w + (d - 1)*w*w + w) for d, w in BODIES}
     lines = ['## Feature importance (bench/bench_importance.py)', '',
              f'Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, torch {torch.__version__}, '
-             f'1-min load average at the end {load:.1f} (a shared machine). '
+             f'1-min load average at the end {load:.1f}. '
              f'`get_ensemble_feat_importance` of an ensemble of {N_MODELS} untrained FullyConnected classifiers on a fold file of '
              f'{N_EVENTS:.0e} events x {N_FEATS} features in {N_FOLDS} folds, bs {BS}; every feature of every fold is permuted '
              f'once (the same work and statistical accuracy on both sides). {N_REPEATS} alternating (lumin, floor, peer) rounds; '
-             f'fastest of each, and the median of the per-round ratios. The compute floor is {N_FEATS + 1} bare inference-mode '
-             f'forward passes of every member over all events (nominal + one per feature) in batches of {FLOOR_BS}.', '',
-             f'Configurations: backend (`auto` = onnxruntime when installed, else torch) and CPU threads; wall time of the '
-             f'fastest round with its CPU time (all threads), the 0.9.1 column at 1 thread. The importances of every '
-             f'configuration agree with torch at 1 thread to the largest |difference| shown.', '',
-             '| members | ' + ' | '.join(f'lumin {b}, {n} thr: wall / CPU (s)' for b, n in CONFIGS) +
-             ' | LUMIN 0.9.1 (s) | 0.9.1 / lumin auto 1 thr (median) | floor, torch 1 thr: wall / CPU (s) | max abs diff |',
-             '|---|' + '---:|'*(len(CONFIGS) + 4)]
+             f'fastest wall time of each, and the median of the per-round ratios.', '',
+             f'Columns: lumin by backend (`auto` = onnxruntime when installed, for flat inputs on one thread per fold) and '
+             f'`n_threads`; LUMIN 0.9.1 on 1 and 2 threads; the floor, {N_FEATS + 1} bare forward passes (nominal + one per '
+             f'feature) of every member over all events as onnxruntime graphs, in two single-threaded streams side by side, '
+             f'batches of {FLOOR_BS}; the floating-point operations of those passes; and the largest |difference| of any configuration\'s '
+             f'importances from torch on one thread.', '',
+             '| members | ' + ' | '.join(f'lumin {b}, {n} thr (s)' for b, n in CONFIGS) +
+             ' | 0.9.1, 1 thr (s) | 0.9.1, 2 thr (s) | 0.9.1 2 thr / lumin auto 2 thr (median) | floor (s) | GFLOP | max abs diff |',
+             '|---|' + '---:|'*(len(CONFIGS) + 6)]
     for depth, width, best, floor, peer, ratio, diff in rows:
-        peer_s, ratio_s = ('n/a', 'n/a') if peer is None else (f'{peer:.2f}', f'{ratio:.2f}')
-        cells = ' | '.join(f'{best[c][0]:.2f} / {best[c][1]:.2f}' for c in CONFIGS)
-        lines.append(f'| {N_MODELS} x FC({depth}x{width}) | {cells} | {peer_s} | {ratio_s} | {floor[0]:.2f} / {floor[1]:.2f} | {diff:.1e} |')
+        cells = ' | '.join(f'{best[c]:.2f}' for c in CONFIGS)
+        peer_s = ' | '.join('n/a' if peer[n] is None else f'{peer[n]:.2f}' for n in PEER_THREADS)
+        lines.append(f'| {N_MODELS} x FC({depth}x{width}) | {cells} | {peer_s} | {"n/a" if ratio is None else f"{ratio:.2f}"} | '
+                     f'{floor:.2f} | {flop[(depth, width)]/1e9:.0f} | {diff:.1e} |')
+    lines += ['', f'torch float32 (4096×100)·(100×100) products, the members\' 100-wide layers: {rates[1]:.0f} GFLOP/s on 1 '
+              f'thread, {rates[2]:.0f} GFLOP/s on 2.']
     write_report('importance.md', '\n'.join(lines))
 
 

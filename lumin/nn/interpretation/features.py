@@ -4,7 +4,9 @@
 
 # %% ../../../nbs/51_feat_importance.ipynb #1f562ed9
 from __future__ import annotations
-import copy, io, math, warnings
+import io, math, warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from importlib.util import find_spec
 from pathlib import Path
@@ -130,6 +132,15 @@ def _n_threads(n: Optional[int]) -> Iterator[None]:
     try: yield
     finally: torch.set_num_threads(old)
 
+@contextmanager
+def _eval_mode(nets: List[Tuple[float, nn.Module, Optional[Tensor]]]) -> Iterator[None]:
+    "Every member network in evaluation mode for the duration, then back in its own mode (threads predicting at once must not switch modes)."
+    modes = [net.training for _, net, _ in nets]
+    for _, net, _ in nets: net.eval()
+    try: yield
+    finally:
+        for (_, net, _), mode in zip(nets, modes): net.train(mode)
+
 class _TorchRunner:
     "Weighted mean prediction of the member networks in torch (pickles with the networks, for Dask tasks)."
     def __init__(self, nets: List[Tuple[float, nn.Module, Optional[Tensor]]], bs: int, mean_probs: bool = False): store_attr()
@@ -210,11 +221,10 @@ def _fold_data(fy: FoldYielder, fold_idx: int, objective: str) -> Dict[str, Any]
             'row_wise': bool((fy.matrix_feats or {}).get('row_wise', True))}
 
 def _fold_preds(task: Dict[str, Any]) -> List[Tensor]:
-    "Predictions on one fold, nominal first, then with each feature of `slots` permuted: the work of one task."
+    "Predictions on one fold, nominal first, then with each feature of `slots` permuted by `perms`: the work of one task."
     flat, matrix, slots, row_wise, bs = task['flat'], task['matrix'], task['slots'], task['row_wise'], task['bs']
-    rng, run, n = task['rng'], task['runner'], len(flat)
+    perms, run, n = task['perms'], task['runner'], len(flat)
     with _n_threads(task['n_threads']):
-        perms = [_draw_perm(flat, matrix, kind, idx, rng, row_wise) for _, kind, idx in slots]
         t_matrix = None if matrix is None else torch.as_tensor(matrix, device=device)
         preds = [run(torch.as_tensor(flat, device=device), t_matrix)]
         per_stack = max(1, bs//n)
@@ -291,8 +301,12 @@ def _importance(predictor: Union[Model, Ensemble], fy: FoldYielder, bs: Optional
     slots, rng = _feat_slots(fy), np.random.default_rng(seed)
     lower_better = True if eval_metric is None else bool(eval_metric.lower_metric_better)
     bs, runner = _DEFAULT_BS if bs is None else int(bs), None
-    def task(data: Dict[str, Any], rng: np.random.Generator) -> Dict[str, Any]:
-        return {**data, 'slots': slots, 'bs': bs, 'rng': rng, 'runner': runner, 'n_threads': n_threads}
+    in_process = n_jobs == 1 and client is None
+    workers = min(int(n_threads or torch.get_num_threads()), len(folds)) if in_process and device.type == 'cpu' else 1
+    task_threads = None if workers > 1 else n_threads  # parallel folds: torch is held at one thread around the pool
+    def task(data: Dict[str, Any]) -> Dict[str, Any]:  # draws the fold's permutations from `rng`, fold after fold
+        perms = [_draw_perm(data['flat'], data['matrix'], kind, idx, rng, data['row_wise']) for _, kind, idx in slots]
+        return {**data, 'slots': slots, 'bs': bs, 'perms': perms, 'runner': runner, 'n_threads': task_threads}
     def row(fold_idx: int, data: Dict[str, Any], preds: List[Tensor]) -> np.ndarray:
         nominal, *perm = [_score(p, data, loss_cls, eval_metric, fy, fold_idx) for p in preds]
         if not (math.isfinite(nominal) and nominal != 0):
@@ -300,17 +314,31 @@ def _importance(predictor: Union[Model, Ensemble], fy: FoldYielder, bs: Optional
         perm = np.array(perm)
         return ((perm - nominal) if lower_better else (nominal - perm))/abs(nominal)
     rows = []
-    if n_jobs == 1 and client is None:
-        for fold_idx in progress(folds, desc='Folds', show=verbose and pb_parent is None):
-            data = _fold_data(fy, fold_idx, objective)
-            if runner is None: runner = _runner(nets, data, bs, backend, n_threads, mean_probs)
-            rows.append(row(fold_idx, data, _fold_preds(task(data, rng))))  # draws this fold's permutations from `rng`
-    else:  # one task per fold; each gets a copy of the generator as the sequential loop would have it, then `rng` moves on
+    if in_process:  # folds are read one by one; with several threads, `workers` of them are predicted at once
+        pending, pool = deque(), ThreadPoolExecutor(workers) if workers > 1 else None
+        try:
+            with _n_threads(1 if pool else None), _eval_mode(nets):
+                for fold_idx in progress(folds, desc='Folds', show=verbose and pb_parent is None):
+                    data = _fold_data(fy, fold_idx, objective)
+                    if runner is None: runner = _runner(nets, data, bs, backend, 1 if pool else n_threads, mean_probs)
+                    if pool is None:
+                        rows.append(row(fold_idx, data, _fold_preds(task(data))))
+                        continue
+                    pending.append((fold_idx, data, pool.submit(_fold_preds, task(data))))
+                    if len(pending) > workers:
+                        i, d, fut = pending.popleft()
+                        rows.append(row(i, d, fut.result()))
+                while pending:
+                    i, d, fut = pending.popleft()
+                    rows.append(row(i, d, fut.result()))
+        finally:
+            if pool is not None:
+                for *_, fut in pending: fut.cancel()
+                pool.shutdown(wait=True)
+    else:  # one task per fold, with the permutations the sequential loop would draw
         datas = [_fold_data(fy, i, objective) for i in folds]
-        runner, tasks = _runner(nets, datas[0], bs, backend, n_threads, mean_probs), []
-        for d in datas:
-            tasks.append(task(d, copy.deepcopy(rng)))
-            for _, kind, idx in slots: _draw_perm(d['flat'], d['matrix'], kind, idx, rng, d['row_wise'])
+        runner = _runner(nets, datas[0], bs, backend, n_threads, mean_probs)
+        tasks = [task(d) for d in datas]
         outs = _run_tasks(_fold_preds, tasks, [f'importance-fold-{i}' for i in folds], n_jobs=n_jobs, client=client)
         for fold_idx, d, (ok, val) in zip(folds, datas, outs):
             if not ok: raise val
@@ -344,8 +372,8 @@ def get_nn_feat_importance(model: Model,  # Trained model
                            seed: Optional[int] = None,  # Seed of the permutations and the bootstrap; `None` for fresh randomness
                            n_max_display: int = 30,  # Number of features drawn
                            verbose: bool = True,  # Show fold progress and print the ten most important features
-                           backend: str = 'auto',  # 'torch', 'onnxruntime', or 'auto': onnxruntime on one thread when installed and its graphs reproduce torch
-                           n_threads: Optional[int] = None,  # CPU threads of torch and onnxruntime; `None` for torch's current setting
+                           backend: str = 'auto',  # 'torch', 'onnxruntime', or 'auto': onnxruntime for flat inputs on one thread per fold, when installed and its graphs reproduce torch
+                           n_threads: Optional[int] = None,  # CPU threads: folds predicted at once, one thread each (one fold: threads of its passes); `None` for torch's setting
                            n_jobs: int = 1,  # Parallel processes, one Dask task per fold (as `train_models`)
                            client: Optional[Any] = None  # A `dask.distributed` Client to run the fold tasks on, instead of `n_jobs`
                           ) -> pd.DataFrame:  # Columns Feature, Importance, Uncertainty; most important first
@@ -366,8 +394,8 @@ def get_ensemble_feat_importance(ensemble: Ensemble,  # Ensemble of trained mode
                                  seed: Optional[int] = None,  # Seed of the permutations and the bootstrap; `None` for fresh randomness
                                  n_max_display: int = 30,  # Number of features drawn
                                  verbose: bool = True,  # Show fold progress and print the ten most important features
-                                 backend: str = 'auto',  # 'torch', 'onnxruntime', or 'auto': onnxruntime on one thread when installed and its graphs reproduce torch
-                                 n_threads: Optional[int] = None,  # CPU threads of torch and onnxruntime; `None` for torch's current setting
+                                 backend: str = 'auto',  # 'torch', 'onnxruntime', or 'auto': onnxruntime for flat inputs on one thread per fold, when installed and its graphs reproduce torch
+                                 n_threads: Optional[int] = None,  # CPU threads: folds predicted at once, one thread each (one fold: threads of its passes); `None` for torch's setting
                                  n_jobs: int = 1,  # Parallel processes, one Dask task per fold (as `train_models`)
                                  client: Optional[Any] = None  # A `dask.distributed` Client to run the fold tasks on, instead of `n_jobs`
                                 ) -> pd.DataFrame:  # Columns Feature, Importance, Uncertainty; most important first
