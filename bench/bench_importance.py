@@ -23,7 +23,7 @@ from lumin.nn.models.model import Model
 from lumin.nn.ensemble.ensemble import Ensemble
 from lumin.nn.interpretation.features import get_ensemble_feat_importance
 
-N_EVENTS, N_FEATS, N_FOLDS, N_MODELS, BS, N_REPEATS, FLOOR_BS = 100_000, 20, 10, 5, 65536, 3, 16384
+N_EVENTS, N_FEATS, N_FOLDS, N_MODELS, BS, N_REPEATS, FLOOR_BS = 100_000, 20, 10, 5, 65536, 3, 4096
 BODIES = ((3, 100), (2, 32))  # (depth, width) of the FullyConnected members
 PEER_PY = ROOT.parent/'peer-venv'/'bin'/'python'
 

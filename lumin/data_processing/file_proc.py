@@ -4,7 +4,7 @@
 
 # %% ../../nbs/00_fold_file.ipynb #cf0d74a5
 from __future__ import annotations
-import ctypes, errno, json, os, shutil, sys, tempfile, uuid, zlib
+import ctypes, errno, json, os, re, shutil, socket, sys, tempfile, time, uuid, zlib
 from collections.abc import Hashable
 from contextlib import contextmanager
 from pathlib import Path, PurePath
@@ -40,6 +40,38 @@ def _check_overwrite(path: Path, overwrite: bool) -> None:
     if not overwrite and (path.exists() or path.is_symlink()):
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
 
+_STALE_AGE = 60.  # seconds: a temporary younger than this is never swept, whoever made it
+
+def _owner() -> str:
+    "`{host}-{pid}` of this process, carried by its temporaries so that a sweep can tell abandoned ones from live ones."
+    return f"{re.sub(r'[^A-Za-z0-9.]', '_', socket.gethostname())}-{os.getpid()}"
+
+def _pid_alive(pid: int) -> bool:
+    "Whether process `pid` runs on this machine (one we may not signal counts as running)."
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except OSError: return True
+    return True
+
+def _sweep_stale(path: Path) -> List[Path]:
+    "Delete the temporaries of `path` whose writer on this machine was killed: no longer running, and a minute old."
+    parent = path.parent
+    if not parent.is_dir(): return []
+    host, me = _owner().rsplit('-', 1)[0], os.getpid()
+    pattern = re.compile(rf'\.{re.escape(path.name)}\.(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp')
+    swept = []
+    for name in os.listdir(parent):
+        m = pattern.fullmatch(name)
+        if m is None or m['host'] != host or int(m['pid']) == me or _pid_alive(int(m['pid'])): continue
+        p = parent/name
+        try:
+            if time.time() - p.lstat().st_mtime < _STALE_AGE: continue
+            if p.is_dir() and not p.is_symlink(): shutil.rmtree(p)
+            else: p.unlink()
+        except FileNotFoundError: continue  # another sweep was first
+        swept.append(p)
+    return swept
+
 @contextmanager
 def atomic_write(path: Union[str, Path], # file to write; its directory is created if needed
                  overwrite: bool = True # replace an existing `path`; False raises FileExistsError before anything is written
@@ -48,7 +80,8 @@ def atomic_write(path: Union[str, Path], # file to write; its directory is creat
     path = Path(path)
     _check_overwrite(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    _sweep_stale(path)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.{_owner()}-', suffix='.tmp', dir=path.parent)
     os.close(fd)
     # mkstemp makes the file private (0o600): give it the old file's permissions, or the usual ones
     os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
@@ -99,7 +132,7 @@ def _fsync_tree(root: Path) -> None:
 # %% ../../nbs/00_fold_file.ipynb #79f6c8b2
 def recover_dir(path: Union[str, Path] # directory that may have been mid-swap when its writer was killed
                ) -> bool: # True if an interrupted swap was found and finished
-    "Finish a directory swap of `atomic_dir` interrupted by a kill, and delete leftover trash."
+    "Finish a directory swap of `atomic_dir` interrupted by a kill, and delete leftover trash and the temporaries of killed writers."
     path = Path(path)
     journal, done = _journal(path), False
     if journal.exists():
@@ -116,6 +149,7 @@ def recover_dir(path: Union[str, Path] # directory that may have been mid-swap w
         for name in os.listdir(path.parent):
             if name.startswith(f'.{path.name}.') and name.endswith('.trash'):
                 shutil.rmtree(path.parent/name, ignore_errors=True)
+        _sweep_stale(path)
     return done
 
 def _journaled_swap(path: Path, new: Path, old: Path) -> None:
@@ -138,7 +172,7 @@ def atomic_dir(path: Union[str, Path], # directory to write; its parent is creat
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{path} exists and is not a directory; atomic_dir only replaces directories")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:12]
+    tag = f'{_owner()}-{uuid.uuid4().hex[:12]}'
     tmp, trash = _side(path, tag, 'tmp'), _side(path, tag, 'trash')
     os.mkdir(tmp)
     if path.exists(): os.chmod(tmp, path.stat().st_mode & 0o7777)
