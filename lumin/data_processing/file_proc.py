@@ -42,9 +42,13 @@ def _check_overwrite(path: Path, overwrite: bool) -> None:
 
 _STALE_AGE = 60.  # seconds: a temporary younger than this is never swept, whoever made it
 
+def _host() -> str:
+    "This machine's name with every character but letters, digits and dots replaced by `_` (so it holds no `-`)."
+    return re.sub(r'[^A-Za-z0-9.]', '_', socket.gethostname())
+
 def _owner() -> str:
     "`{host}-{pid}` of this process, carried by its temporaries so that a sweep can tell abandoned ones from live ones."
-    return f"{re.sub(r'[^A-Za-z0-9.]', '_', socket.gethostname())}-{os.getpid()}"
+    return f'{_host()}-{os.getpid()}'
 
 def _pid_alive(pid: int) -> bool:
     "Whether process `pid` runs on this machine (one we may not signal counts as running)."
@@ -57,7 +61,7 @@ def _sweep_stale(path: Path) -> List[Path]:
     "Delete the temporaries of `path` whose writer on this machine was killed: no longer running, and a minute old."
     parent = path.parent
     if not parent.is_dir(): return []
-    host, me = _owner().rsplit('-', 1)[0], os.getpid()
+    host, me = _host(), os.getpid()
     pattern = re.compile(rf'\.{re.escape(path.name)}\.(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp')
     swept = []
     for name in os.listdir(parent):

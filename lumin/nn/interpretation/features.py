@@ -313,9 +313,12 @@ def _importance(predictor: Union[Model, Ensemble], fy: FoldYielder, bs: Optional
             raise ValueError(f"fold {fold_idx}: expected a finite, non-zero nominal score to take fractional changes from, got {nominal}")
         perm = np.array(perm)
         return ((perm - nominal) if lower_better else (nominal - perm))/abs(nominal)
-    rows = []
+    rows, pending = [], deque()
+    def finish() -> None:  # score the oldest fold in flight
+        i, d, fut = pending.popleft()
+        rows.append(row(i, d, fut.result()))
     if in_process:  # folds are read one by one; with several threads, `workers` of them are predicted at once
-        pending, pool = deque(), ThreadPoolExecutor(workers) if workers > 1 else None
+        pool = ThreadPoolExecutor(workers) if workers > 1 else None
         try:
             with _n_threads(1 if pool else None), _eval_mode(nets):
                 for fold_idx in progress(folds, desc='Folds', show=verbose and pb_parent is None):
@@ -325,12 +328,8 @@ def _importance(predictor: Union[Model, Ensemble], fy: FoldYielder, bs: Optional
                         rows.append(row(fold_idx, data, _fold_preds(task(data))))
                         continue
                     pending.append((fold_idx, data, pool.submit(_fold_preds, task(data))))
-                    if len(pending) > workers:
-                        i, d, fut = pending.popleft()
-                        rows.append(row(i, d, fut.result()))
-                while pending:
-                    i, d, fut = pending.popleft()
-                    rows.append(row(i, d, fut.result()))
+                    if len(pending) > workers: finish()
+                while pending: finish()
         finally:
             if pool is not None:
                 for *_, fut in pending: fut.cancel()
