@@ -79,17 +79,15 @@ def peer_times(df_path, depth, width, n_threads):
 
 
 def timed(f):
-    "(wall, CPU) seconds of `f()`; the CPU time counts every thread of this process."
-    t, c = time.perf_counter(), time.process_time()
+    "Wall seconds of `f()`."
+    t = time.perf_counter()
     f()
-    return time.perf_counter() - t, time.process_time() - c
+    return time.perf_counter() - t
 
 
-def bare_floor(ens, n_passes, n_threads):
-    """Wall time of the bare forward passes: `n_passes` over all events of every member, as ONNX graphs in onnxruntime, split
-    into `n_threads` single-threaded streams side by side (what lumin's importance runs), in batches of FLOOR_BS."""
+def floor_sessions(ens):
+    "Single-threaded onnxruntime sessions of the members' networks, for `bare_floor`."
     import io, warnings
-    from concurrent.futures import ThreadPoolExecutor
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = 1, 1
@@ -101,6 +99,13 @@ def bare_floor(ens, n_passes, n_threads):
             torch.onnx.export(m.model.eval(), (torch.randn(3, N_FEATS),), buf, input_names=['x'], output_names=['p'], dynamo=False,
                               dynamic_axes={'x': {0: 'b'}, 'p': {0: 'b'}})
         sessions.append(ort.InferenceSession(buf.getvalue(), opts, providers=['CPUExecutionProvider']))
+    return sessions
+
+
+def bare_floor(sessions, n_passes, n_threads):
+    """Wall time of the bare forward passes: `n_passes` over all events of every member's session, split into `n_threads`
+    single-threaded streams side by side (what lumin's importance runs), in batches of FLOOR_BS."""
+    from concurrent.futures import ThreadPoolExecutor
     x = np.random.default_rng(1).normal(size=(N_EVENTS*n_passes//n_threads, N_FEATS)).astype(np.float32)
     def stream(_):
         for sess in sessions:
@@ -148,9 +153,10 @@ def main():
             diff = max(float((imp(*c).set_index('Feature') - ref.set_index('Feature')).abs().to_numpy().max())
                        for c in CONFIGS)  # warm-up, and the same importances from every configuration
             ours, floors, peers = {c: [] for c in CONFIGS}, [], {n: [] for n in PEER_THREADS}
+            sessions = floor_sessions(ens)
             for _ in range(N_REPEATS):  # alternate lumin, compute floor and peer, so that load changes hit all of them
-                for c in CONFIGS: ours[c].append(timed(lambda: imp(*c))[0])
-                floors.append(bare_floor(ens, N_FEATS + 1, 2))
+                for c in CONFIGS: ours[c].append(timed(lambda: imp(*c)))
+                floors.append(bare_floor(sessions, N_FEATS + 1, 2))
                 for n in PEER_THREADS:
                     peer = peer_times(df_path, depth, width, n)
                     if peer is not None: peers[n].append(min(peer))
